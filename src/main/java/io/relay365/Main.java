@@ -1,0 +1,2 @@
+package io.relay365;
+public class Main { public static void main(String[] a) {} }
