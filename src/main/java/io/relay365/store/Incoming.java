@@ -1,0 +1,31 @@
+package io.relay365.store;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.util.List;
+
+/**
+ * One message being received into the spool: a temp entry under tmp/ until {@link #commit} makes it
+ * durable and visible in queue/. Not thread-safe: one SMTP session owns it.
+ */
+public interface Incoming extends AutoCloseable {
+
+  /** The queue id this message will have once committed. */
+  String id();
+
+  /** Buffered stream to the temp message file; the caller writes the full message.eml bytes. */
+  OutputStream body();
+
+  /**
+   * Forces the message and its envelope to disk and moves the entry into queue/ atomically. Only when
+   * this returns may the relay answer 250. On IOException there is no entry in queue/ and the temp
+   * entry is gone.
+   *
+   * @return the stored envelope: attempts 0, arrived now, size = bytes written to {@link #body()}
+   */
+  Envelope commit(String sender, List<String> recipients, String client, String helo) throws IOException;
+
+  /** If not committed, deletes the temp entry. Never throws. */
+  @Override
+  void close();
+}

@@ -1,0 +1,412 @@
+package io.relay365.store;
+
+import java.io.BufferedOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The durable on-disk queue. Directories are states, as in Postfix:
+ * <pre>
+ *   tmp/&lt;id&gt;/      being received; never acknowledged, so anything here at start-up is deleted
+ *   queue/&lt;id&gt;/    committed: message.eml (the bytes to deliver) + envelope.json (readable with cat)
+ *   corrupt/&lt;id&gt;/  quarantined: unreadable entries with reason.txt; never retried, kept for a person
+ * </pre>
+ * Commit protocol (the 250 reply depends on it): write message.eml and envelope.json in tmp/&lt;id&gt;/,
+ * fsync both, fsync tmp/&lt;id&gt;/, rename tmp/&lt;id&gt; to queue/&lt;id&gt; (atomic: the rename is the
+ * commit marker and happens last), fsync queue/ and tmp/. A failure at any step leaves no entry in queue/.
+ * Removal renames the entry back out of queue/ first, so a crash half-way through a delete never leaves
+ * a half entry that looks committed.
+ */
+public final class Spool {
+  private static final Logger log = LoggerFactory.getLogger(Spool.class);
+  static final String MESSAGE = "message.eml";
+  static final String ENVELOPE = "envelope.json";
+  private static final String REASON = "reason.txt";
+  private static final String ENVELOPE_TMP = "envelope.json.tmp";
+  private static final Set<PosixFilePermission> PRIVATE = PosixFilePermissions.fromString("rwx------");
+  private static final int BODY_BUFFER = 64 * 1024;
+
+  private final Path dir;
+  private final Path tmp;
+  private final Path queue;
+  private final Path corrupt;
+  private final FileOps ops;
+  private final QueueIds ids = new QueueIds();
+  private final AtomicInteger size = new AtomicInteger();
+
+  private Spool(Path dir, FileOps ops) {
+    this.dir = dir;
+    this.tmp = dir.resolve("tmp");
+    this.queue = dir.resolve("queue");
+    this.corrupt = dir.resolve("corrupt");
+    this.ops = ops;
+  }
+
+  public static Spool open(Path dir) throws IOException {
+    return open(dir, FileOps.REAL);
+  }
+
+  static Spool open(Path dir, FileOps ops) throws IOException {
+    Spool spool = new Spool(dir.toAbsolutePath().normalize(), ops);
+    spool.init();
+    return spool;
+  }
+
+  private void init() throws IOException {
+    try {
+      for (Path d : List.of(dir, tmp, queue, corrupt)) {
+        createPrivateDir(d);
+      }
+      // Anything in tmp/ was never acknowledged with 250: the client still has it and will resend.
+      try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(tmp)) {
+        for (Path p : leftovers) {
+          log.info("Removing unacknowledged leftover {}", p);
+          deleteTree(p);
+        }
+      }
+      // Root ignores permission bits, so check by doing: create, force and remove a file.
+      Path probe = tmp.resolve(".probe-" + ids.random(8));
+      try (FileChannel ch = ops.create(probe)) {
+        ops.force(ch);
+      } finally {
+        Files.deleteIfExists(probe);
+      }
+      try (Stream<Path> entries = Files.list(queue)) {
+        size.set((int) entries.count());
+      }
+    } catch (IOException e) {
+      throw new IOException("Spool directory " + dir + " is not usable (must be a writable directory): " + e, e);
+    }
+  }
+
+  private static void createPrivateDir(Path d) throws IOException {
+    if (Files.isDirectory(d)) {
+      return;
+    }
+    try {
+      Files.createDirectory(d, PosixFilePermissions.asFileAttribute(PRIVATE));
+    } catch (UnsupportedOperationException e) {
+      Files.createDirectory(d);
+    } catch (FileAlreadyExistsException e) {
+      if (!Files.isDirectory(d)) {
+        throw new IOException(d + " exists and is not a directory", e);
+      }
+    }
+    // The umask may have narrowed the mode further, never widened it; set it exactly.
+    try {
+      Files.setPosixFilePermissions(d, PRIVATE);
+    } catch (UnsupportedOperationException ignored) {
+      // not a POSIX filesystem
+    }
+  }
+
+  public Path dir() {
+    return dir;
+  }
+
+  /** Allocates a new queue id and opens its temp entry. */
+  public Incoming begin() throws IOException {
+    for (int attempt = 0; ; attempt++) {
+      String id = ids.next();
+      Path entry = tmp.resolve(id);
+      if (Files.exists(queue.resolve(id))) {
+        continue;
+      }
+      try {
+        Files.createDirectory(entry);
+      } catch (FileAlreadyExistsException e) {
+        if (attempt < 5) {
+          continue;
+        }
+        throw e;
+      }
+      try {
+        return new Temp(id, entry, ops.create(entry.resolve(MESSAGE)));
+      } catch (IOException | RuntimeException e) {
+        deleteQuietly(entry);
+        throw e;
+      }
+    }
+  }
+
+  /**
+   * Every committed entry, oldest arrival first. An entry that cannot be read is moved to corrupt/ with
+   * reason.txt and a WARN log (never retried in a loop, never thrown).
+   */
+  public List<Envelope> queued() {
+    List<Path> entries = new ArrayList<>();
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(queue)) {
+      ds.forEach(entries::add);
+    } catch (IOException e) {
+      log.error("Cannot list spool queue {}: {}", queue, e.toString());
+      return List.of();
+    }
+    List<Envelope> result = new ArrayList<>(entries.size());
+    for (Path entry : entries) {
+      String name = entry.getFileName().toString();
+      try {
+        result.add(load(entry, name));
+      } catch (NoSuchFileException e) {
+        if (Files.exists(entry, LinkOption.NOFOLLOW_LINKS)) {
+          quarantine(entry, "missing file: " + e.getFile());
+        }
+        // else: removed concurrently (delivered): not corrupt
+      } catch (IllegalArgumentException e) {
+        quarantine(entry, e.getMessage());
+      } catch (IOException e) {
+        quarantine(entry, "unreadable: " + e);
+      }
+    }
+    result.sort(Comparator.comparing(Envelope::arrived).thenComparing(Envelope::id));
+    return result;
+  }
+
+  private Envelope load(Path entry, String name) throws IOException {
+    if (!QueueIds.valid(name)) {
+      throw new IllegalArgumentException("not a queue id: " + name);
+    }
+    if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
+      throw new IllegalArgumentException("not a directory");
+    }
+    Envelope e = EnvelopeJson.decode(Files.readAllBytes(entry.resolve(ENVELOPE)));
+    if (!e.id().equals(name)) {
+      throw new IllegalArgumentException("envelope id " + e.id() + " does not match directory " + name);
+    }
+    long actual = Files.size(entry.resolve(MESSAGE));
+    if (actual != e.size()) {
+      throw new IllegalArgumentException("message.eml has " + actual + " bytes, envelope says " + e.size());
+    }
+    return e;
+  }
+
+  /** Moves an unreadable entry to corrupt/ with the reason beside it (Postfix's corrupt queue). */
+  private void quarantine(Path entry, String reason) {
+    String name = entry.getFileName().toString();
+    Path target = corrupt.resolve(name);
+    try {
+      if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+        target = corrupt.resolve(name + "-" + ids.random(6));
+      }
+      ops.move(entry, target);
+      size.decrementAndGet();
+      Path reasonFile = Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)
+          ? target.resolve(REASON)
+          : corrupt.resolve(target.getFileName() + "." + REASON);
+      Files.writeString(reasonFile, Instant.now() + " " + reason + "\n", StandardCharsets.UTF_8);
+      log.warn("Spool entry {} is corrupt ({}); moved to {}", name, reason, target);
+    } catch (IOException e) {
+      log.error("Spool entry {} is corrupt ({}) and could not be moved to {}: {}", name, reason, target, e.toString());
+    }
+  }
+
+  /** queue/&lt;id&gt;/message.eml */
+  public Path messageFile(String id) {
+    return queue.resolve(QueueIds.check(id)).resolve(MESSAGE);
+  }
+
+  /** The committed entry's envelope, or empty if there is none. Does not quarantine. */
+  public Optional<Envelope> read(String id) throws IOException {
+    Path entry = queue.resolve(QueueIds.check(id));
+    if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
+      return Optional.empty();
+    }
+    try {
+      return Optional.of(load(entry, id));
+    } catch (NoSuchFileException e) {
+      if (!Files.exists(entry, LinkOption.NOFOLLOW_LINKS)) {
+        return Optional.empty(); // removed meanwhile
+      }
+      throw new IOException("Spool entry " + id + " is incomplete: " + e.getFile() + " is missing", e);
+    } catch (IllegalArgumentException e) {
+      throw new IOException("Spool entry " + id + " is corrupt: " + e.getMessage(), e);
+    }
+  }
+
+  /** Atomically replaces queue/&lt;id&gt;/envelope.json (temp, fsync, rename, fsync dir). */
+  public void update(Envelope e) throws IOException {
+    Path entry = queue.resolve(QueueIds.check(e.id()));
+    if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
+      throw new NoSuchFileException(entry.toString(), null, "no such spool entry");
+    }
+    Path temp = entry.resolve(ENVELOPE_TMP);
+    Files.deleteIfExists(temp); // left by a crash during an earlier update
+    try {
+      writeDurably(temp, EnvelopeJson.encode(e));
+      ops.move(temp, entry.resolve(ENVELOPE));
+      ops.forceDir(entry);
+    } catch (IOException | RuntimeException ex) {
+      deleteQuietly(temp);
+      throw ex;
+    }
+  }
+
+  /** Removes the entry (after delivery). Idempotent. */
+  public void remove(String id) throws IOException {
+    Path entry = queue.resolve(QueueIds.check(id));
+    Path doomed = tmp.resolve(id + ".removed-" + ids.random(6));
+    try {
+      ops.move(entry, doomed);
+    } catch (NoSuchFileException e) {
+      return; // already removed
+    }
+    size.decrementAndGet();
+    ops.forceDir(queue);
+    deleteTree(doomed);
+  }
+
+  /** Number of committed entries; kept in memory, not counted from disk. */
+  public int size() {
+    return size.get();
+  }
+
+  private void writeDurably(Path file, byte[] bytes) throws IOException {
+    try (FileChannel ch = ops.create(file)) {
+      ops.write(ch, ByteBuffer.wrap(bytes));
+      ops.force(ch);
+    }
+  }
+
+  private static void deleteTree(Path p) throws IOException {
+    if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+      try (DirectoryStream<Path> ds = Files.newDirectoryStream(p)) {
+        for (Path child : ds) {
+          deleteTree(child);
+        }
+      }
+    }
+    Files.deleteIfExists(p);
+  }
+
+  private static void deleteQuietly(Path p) {
+    try {
+      deleteTree(p);
+    } catch (IOException | RuntimeException e) {
+      log.warn("Could not delete {}: {}", p, e.toString());
+    }
+  }
+
+  /** A message being received: tmp/&lt;id&gt;/message.eml, written through the FileOps seam. */
+  private final class Temp implements Incoming {
+    private final String id;
+    private final Path entry;
+    private final FileChannel channel;
+    private final ChannelStream raw;
+    private final OutputStream body;
+    private boolean committed;
+    private boolean closed;
+
+    Temp(String id, Path entry, FileChannel channel) {
+      this.id = id;
+      this.entry = entry;
+      this.channel = channel;
+      this.raw = new ChannelStream(channel);
+      this.body = new BufferedOutputStream(raw, BODY_BUFFER);
+    }
+
+    @Override
+    public String id() {
+      return id;
+    }
+
+    @Override
+    public OutputStream body() {
+      if (committed || closed) {
+        throw new IllegalStateException("spool entry " + id + " is no longer open");
+      }
+      return body;
+    }
+
+    @Override
+    public Envelope commit(String sender, List<String> recipients, String client, String helo) throws IOException {
+      if (committed || closed) {
+        throw new IllegalStateException("spool entry " + id + " is no longer open");
+      }
+      Path visible = queue.resolve(id);
+      boolean moved = false;
+      try {
+        body.flush();
+        ops.force(channel);
+        channel.close();
+        Envelope e = new Envelope(Envelope.FORMAT_VERSION, id, sender, recipients, client, helo == null ? "" : helo,
+            Instant.now(), raw.count, 0, null, null);
+        writeDurably(entry.resolve(ENVELOPE), EnvelopeJson.encode(e));
+        ops.forceDir(entry);
+        ops.move(entry, visible);
+        moved = true;
+        ops.forceDir(queue);
+        ops.forceDir(tmp);
+        committed = true;
+        size.incrementAndGet();
+        return e;
+      } catch (IOException | RuntimeException ex) {
+        // The client will get a 4xx and resend, so the entry must not be delivered: take it back out.
+        if (moved) {
+          try {
+            Files.move(visible, entry, StandardCopyOption.ATOMIC_MOVE);
+          } catch (IOException | RuntimeException undo) {
+            deleteQuietly(visible);
+          }
+        }
+        close();
+        throw ex;
+      }
+    }
+
+    @Override
+    public void close() {
+      if (committed || closed) {
+        return;
+      }
+      closed = true;
+      try {
+        channel.close();
+      } catch (IOException | RuntimeException e) {
+        log.debug("closing {}: {}", entry, e.toString());
+      }
+      deleteQuietly(entry);
+    }
+  }
+
+  /** OutputStream over a FileChannel that goes through the seam and counts bytes. */
+  private final class ChannelStream extends OutputStream {
+    private final FileChannel ch;
+    long count;
+
+    ChannelStream(FileChannel ch) {
+      this.ch = ch;
+    }
+
+    @Override
+    public void write(int b) throws IOException {
+      write(new byte[] {(byte) b}, 0, 1);
+    }
+
+    @Override
+    public void write(byte[] b, int off, int len) throws IOException {
+      ops.write(ch, ByteBuffer.wrap(b, off, len));
+      count += len;
+    }
+  }
+}

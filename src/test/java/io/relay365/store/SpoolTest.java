@@ -1,0 +1,345 @@
+package io.relay365.store;
+
+import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class SpoolTest {
+  @TempDir Path dir;
+
+  private static final byte[] MESSAGE = "Subject: hi\r\n\r\nbody\r\n".getBytes(UTF_8);
+
+  static Envelope put(Spool spool, byte[] message, String sender, String... rcpts) throws IOException {
+    try (Incoming in = spool.begin()) {
+      in.body().write(message);
+      return in.commit(sender, List.of(rcpts), "192.0.2.7", "printer.local");
+    }
+  }
+
+  private static List<Path> list(Path d) throws IOException {
+    try (Stream<Path> s = Files.list(d)) {
+      return s.toList();
+    }
+  }
+
+  @Test
+  void openCreatesPrivateLayout() throws IOException {
+    Spool spool = Spool.open(dir.resolve("spool"));
+    for (String sub : List.of("", "tmp", "queue", "corrupt")) {
+      Path d = spool.dir().resolve(sub);
+      assertThat(d).isDirectory();
+      assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(d))).isEqualTo("rwx------");
+    }
+    assertThat(spool.size()).isZero();
+    assertThat(spool.queued()).isEmpty();
+  }
+
+  @Test
+  void openOnAFileFailsWithAClearMessage() throws IOException {
+    Path file = Files.writeString(dir.resolve("not-a-dir"), "x");
+    assertThatThrownBy(() -> Spool.open(file))
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("Spool directory " + file)
+        .hasMessageContaining("writable directory");
+  }
+
+  @Test
+  void commitMakesADurableReadableEntry() throws IOException {
+    Spool spool = Spool.open(dir);
+    Instant before = Instant.now();
+    Envelope e = put(spool, MESSAGE, "", "a@example.com", "b@example.com");
+
+    assertThat(e.id()).hasSize(16);
+    assertThat(e.sender()).isEmpty();
+    assertThat(e.nullSender()).isTrue();
+    assertThat(e.recipients()).containsExactly("a@example.com", "b@example.com");
+    assertThat(e.client()).isEqualTo("192.0.2.7");
+    assertThat(e.helo()).isEqualTo("printer.local");
+    assertThat(e.attempts()).isZero();
+    assertThat(e.size()).isEqualTo(MESSAGE.length);
+    assertThat(e.arrived()).isBetween(before, Instant.now());
+    assertThat(e.version()).isEqualTo(1);
+
+    assertThat(spool.messageFile(e.id())).isEqualTo(dir.resolve("queue").resolve(e.id()).resolve("message.eml"));
+    assertThat(Files.readAllBytes(spool.messageFile(e.id()))).isEqualTo(MESSAGE);
+    assertThat(spool.read(e.id())).contains(e);
+    assertThat(spool.queued()).containsExactly(e);
+    assertThat(spool.size()).isEqualTo(1);
+    assertThat(list(dir.resolve("tmp"))).isEmpty();
+
+    // A person can read it: pretty JSON, version, ISO-8601 instants.
+    String json = Files.readString(dir.resolve("queue").resolve(e.id()).resolve("envelope.json"));
+    assertThat(json).contains("\"version\" : 1", "\"sender\" : \"\"", "\"arrived\" : \"" + e.arrived() + "\"")
+        .contains("\n  ");
+  }
+
+  @Test
+  void closeWithoutCommitLeavesNothing() throws IOException {
+    Spool spool = Spool.open(dir);
+    try (Incoming in = spool.begin()) {
+      in.body().write(MESSAGE);
+      assertThat(list(dir.resolve("tmp"))).hasSize(1);
+    }
+    assertThat(list(dir.resolve("tmp"))).isEmpty();
+    assertThat(list(dir.resolve("queue"))).isEmpty();
+    assertThat(spool.size()).isZero();
+  }
+
+  @Test
+  void idsAreUniqueSortableAndSafe() throws Exception {
+    Spool spool = Spool.open(dir);
+    ExecutorService pool = Executors.newFixedThreadPool(4);
+    try {
+      List<Callable<String>> tasks = new ArrayList<>();
+      for (int i = 0; i < 200; i++) {
+        tasks.add(() -> {
+          try (Incoming in = spool.begin()) {
+            return in.id();
+          }
+        });
+      }
+      Set<String> ids = new HashSet<>();
+      for (Future<String> f : pool.invokeAll(tasks)) {
+        String id = f.get();
+        assertThat(id).matches("[0-9a-z]{16}");
+        ids.add(id);
+      }
+      assertThat(ids).hasSize(200);
+    } finally {
+      pool.shutdownNow();
+    }
+    QueueIds q = new QueueIds();
+    String earlier = q.next(1_700_000_000_000L);
+    String later = q.next(1_700_000_000_001L);
+    String muchLater = q.next(4_000_000_000_000L);
+    assertThat(earlier).isLessThan(later);
+    assertThat(later).isLessThan(muchLater);
+  }
+
+  @Test
+  void queuedIsOldestFirstAndSurvivesRestart() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope first = put(spool, MESSAGE, "a@example.com", "x@example.com");
+    Envelope second = put(spool, MESSAGE, "b@example.com", "y@example.com");
+    // Make the arrival order differ from the id order: queued() must follow arrival.
+    spool.update(new Envelope(1, first.id(), first.sender(), first.recipients(), first.client(), first.helo(),
+        second.arrived().plusSeconds(5), first.size(), 0, null, null));
+    // A message half-received when the process died.
+    Files.createDirectories(dir.resolve("tmp/0000000000abcdef"));
+    Files.write(dir.resolve("tmp/0000000000abcdef/message.eml"), MESSAGE);
+
+    Spool reopened = Spool.open(dir);
+    assertThat(reopened.size()).isEqualTo(2);
+    assertThat(reopened.queued()).extracting(Envelope::id).containsExactly(second.id(), first.id());
+    assertThat(list(dir.resolve("tmp"))).isEmpty();
+  }
+
+  @Test
+  void updateReplacesTheEnvelopeAtomically() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope e = put(spool, MESSAGE, "a@example.com", "x@example.com");
+    Instant next = Instant.parse("2030-01-02T03:04:05.678Z");
+    Envelope failed = e.failed("451 4.7.0 try later", next);
+    spool.update(failed);
+    assertThat(spool.read(e.id())).contains(failed);
+    assertThat(Spool.open(dir).queued()).containsExactly(failed);
+    assertThat(list(dir.resolve("queue").resolve(e.id())))
+        .extracting(p -> p.getFileName().toString()).containsExactlyInAnyOrder("message.eml", "envelope.json");
+  }
+
+  @Test
+  void updateOfAMissingEntryFails() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope e = put(spool, MESSAGE, "a@example.com", "x@example.com");
+    spool.remove(e.id());
+    assertThatThrownBy(() -> spool.update(e)).isInstanceOf(IOException.class);
+    assertThat(list(dir.resolve("queue"))).isEmpty();
+  }
+
+  @Test
+  void removeIsIdempotent() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope e = put(spool, MESSAGE, "a@example.com", "x@example.com");
+    spool.remove(e.id());
+    spool.remove(e.id());
+    assertThat(spool.size()).isZero();
+    assertThat(spool.read(e.id())).isEmpty();
+    assertThat(spool.queued()).isEmpty();
+    assertThat(list(dir.resolve("queue"))).isEmpty();
+    assertThat(list(dir.resolve("tmp"))).isEmpty();
+  }
+
+  @Test
+  void idsThatCouldEscapeTheSpoolAreRefused() throws IOException {
+    Spool spool = Spool.open(dir);
+    for (String bad : List.of("../etc", "a/b", "", ".hidden", "x\ny")) {
+      assertThatThrownBy(() -> spool.messageFile(bad)).isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> spool.remove(bad)).isInstanceOf(IllegalArgumentException.class);
+      assertThatThrownBy(() -> spool.read(bad)).isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  // --- corrupt entries: quarantined, never thrown, never seen again ---
+
+  private Envelope corruptOne(Spool spool, CorruptionStep step) throws IOException {
+    Envelope good = put(spool, MESSAGE, "a@example.com", "x@example.com");
+    Envelope bad = put(spool, MESSAGE, "b@example.com", "y@example.com");
+    step.apply(dir.resolve("queue").resolve(bad.id()));
+    List<Envelope> queued = spool.queued();
+    assertThat(queued).containsExactly(good);
+    assertThat(spool.size()).isEqualTo(1);
+    assertThat(dir.resolve("queue").resolve(bad.id())).doesNotExist();
+    assertThat(dir.resolve("corrupt").resolve(bad.id()).resolve("reason.txt")).exists();
+    assertThat(spool.queued()).containsExactly(good);
+    assertThat(Spool.open(dir).queued()).containsExactly(good);
+    return bad;
+  }
+
+  interface CorruptionStep {
+    void apply(Path entry) throws IOException;
+  }
+
+  private String reason(Envelope bad) throws IOException {
+    return Files.readString(dir.resolve("corrupt").resolve(bad.id()).resolve("reason.txt"));
+  }
+
+  @Test
+  void unparseableEnvelopeIsQuarantined() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope bad = corruptOne(spool, entry -> Files.writeString(entry.resolve("envelope.json"), "{\"version\": 1, \"id"));
+    assertThat(reason(bad)).contains("not a JSON object");
+    // the bytes are kept for a person to look at
+    assertThat(dir.resolve("corrupt").resolve(bad.id()).resolve("message.eml")).hasBinaryContent(MESSAGE);
+  }
+
+  @Test
+  void missingEnvelopeIsQuarantined() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope bad = corruptOne(spool, entry -> Files.delete(entry.resolve("envelope.json")));
+    assertThat(reason(bad)).contains("missing file").contains("envelope.json");
+  }
+
+  @Test
+  void missingMessageIsQuarantined() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope bad = corruptOne(spool, entry -> Files.delete(entry.resolve("message.eml")));
+    assertThat(reason(bad)).contains("missing file").contains("message.eml");
+  }
+
+  @Test
+  void truncatedMessageIsQuarantined() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope bad = corruptOne(spool, entry -> Files.write(entry.resolve("message.eml"), "Subject: h".getBytes(UTF_8)));
+    assertThat(reason(bad)).contains("message.eml has 10 bytes, envelope says " + MESSAGE.length);
+  }
+
+  @Test
+  void unknownVersionIsQuarantined() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope bad = corruptOne(spool, entry -> Files.writeString(entry.resolve("envelope.json"),
+        Files.readString(entry.resolve("envelope.json")).replace("\"version\" : 1", "\"version\" : 7")));
+    assertThat(reason(bad)).contains("unsupported envelope version 7");
+  }
+
+  @Test
+  void wrongFieldTypesAreQuarantined() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope bad2 = corruptOne(spool, entry -> Files.writeString(entry.resolve("envelope.json"),
+        Files.readString(entry.resolve("envelope.json")).replaceFirst("\"arrived\" : \"[^\"]*\"", "\"arrived\" : \"yesterday\"")));
+    assertThat(reason(bad2)).contains("wrong type");
+  }
+
+  @Test
+  void readOfACorruptEntryThrowsWithoutQuarantining() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope e = put(spool, MESSAGE, "a@example.com", "x@example.com");
+    Files.delete(dir.resolve("queue").resolve(e.id()).resolve("message.eml"));
+    assertThatThrownBy(() -> spool.read(e.id())).isInstanceOf(IOException.class).hasMessageContaining("message.eml");
+  }
+
+  // --- failure injection: every step of the commit protocol ---
+
+  @Test
+  void aFailureAtAnyStepOfCommitLeavesNoEntry() throws IOException {
+    FailingFileOps ops = new FailingFileOps();
+    Spool spool = Spool.open(dir, ops);
+    byte[] big = new byte[200_000]; // more than one buffer: several writes
+    java.util.Arrays.fill(big, (byte) 'x');
+
+    ops.arm(-1);
+    Envelope ok = put(spool, big, "a@example.com", "x@example.com");
+    List<String> steps = ops.seen();
+    spool.remove(ok.id());
+    // the protocol, in order: the rename into queue/ comes after every fsync of the entry
+    assertThat(String.join(",", steps)).matches(
+        "create message.eml,(write ,)+force ,create envelope.json,write ,force ,forceDir [0-9a-z]{16},"
+            + "move [0-9a-z]{16},forceDir queue,forceDir tmp");
+
+    for (int i = 0; i < steps.size(); i++) {
+      ops.arm(i);
+      assertThatThrownBy(() -> put(spool, big, "a@example.com", "x@example.com"))
+          .as("failure at step %d: %s", i, steps.get(i))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("injected failure");
+      assertThat(list(dir.resolve("queue"))).as("queue/ after failing %s", steps.get(i)).isEmpty();
+      assertThat(list(dir.resolve("tmp"))).as("tmp/ after failing %s", steps.get(i)).isEmpty();
+      assertThat(spool.size()).isZero();
+      assertThat(spool.queued()).isEmpty();
+    }
+    ops.arm(-1);
+    assertThat(put(spool, MESSAGE, "a@example.com", "x@example.com").size()).isEqualTo(MESSAGE.length);
+  }
+
+  @Test
+  void aFailedUpdateKeepsTheOldEnvelope() throws IOException {
+    FailingFileOps ops = new FailingFileOps();
+    Spool spool = Spool.open(dir, ops);
+    Envelope e = put(spool, MESSAGE, "a@example.com", "x@example.com");
+    ops.arm(-1);
+    spool.update(e.failed("x", null));
+    List<String> steps = ops.seen();
+    assertThat(steps).containsExactly("create envelope.json.tmp", "write ", "force ", "move envelope.json",
+        "forceDir " + e.id());
+    for (int i = 0; i < steps.size() - 1; i++) { // the last step fails after the rename: new envelope stands
+      ops.arm(i);
+      assertThatThrownBy(() -> spool.update(e.failed("y", null))).isInstanceOf(IOException.class);
+      assertThat(spool.read(e.id())).contains(e.failed("x", null));
+      assertThat(list(dir.resolve("queue").resolve(e.id()))).hasSize(2);
+    }
+  }
+
+  @Test
+  void bodyIsWrittenThroughAsItArrives() throws IOException {
+    Spool spool = Spool.open(dir);
+    try (Incoming in = spool.begin()) {
+      OutputStream body = in.body();
+      byte[] chunk = new byte[64 * 1024];
+      for (int i = 0; i < 20; i++) {
+        body.write(chunk);
+      }
+      // the buffered stream holds at most one buffer: the rest is already in the temp file
+      assertThat(Files.size(dir.resolve("tmp").resolve(in.id()).resolve("message.eml")))
+          .isGreaterThanOrEqualTo(19L * chunk.length);
+      Envelope e = in.commit("a@example.com", List.of("x@example.com"), "::1", "");
+      assertThat(e.size()).isEqualTo(20L * chunk.length);
+    }
+  }
+}
