@@ -15,7 +15,13 @@ import java.util.List;
 public final class FailingFileOps implements FileOps {
   private final List<String> seen = Collections.synchronizedList(new ArrayList<>());
   private volatile int failAt = -1;
+  private volatile String failOn;
   private int count;
+
+  /** Makes every operation named {@code step} (create, write, force, move, forceDir) fail; null disarms. */
+  public void failOn(String step) {
+    failOn = step;
+  }
 
   /** Makes the n-th operation from now (0-based) fail; -1 disarms. */
   public synchronized void arm(int n) {
@@ -30,6 +36,9 @@ public final class FailingFileOps implements FileOps {
 
   private synchronized void step(String name, Path path) throws IOException {
     seen.add(name + " " + (path == null ? "" : path.getFileName()));
+    if (name.equals(failOn)) {
+      throw new IOException("injected failure at " + name);
+    }
     if (failAt >= 0 && count++ == failAt) {
       failAt = -1;
       throw new IOException("injected failure at " + name);

@@ -1,0 +1,141 @@
+package io.relay365.receive;
+
+import io.relay365.config.Settings;
+import io.relay365.store.Envelope;
+import io.relay365.store.Spool;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.security.SecureRandom;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import org.subethamail.smtp.server.SMTPServer;
+
+/**
+ * The SMTP listener the devices talk to (subethasmtp 7.2.2, one blocking thread per session).
+ * Accepted messages go to the {@link Spool}; {@code onQueued} is told of each after its durable commit.
+ * Limits come from {@code smtp.*}: SIZE is advertised and enforced while streaming (the library only
+ * advertises it), recipients, connections and the idle timeout are left to the library.
+ */
+public final class SmtpListener implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(SmtpListener.class);
+  /** stop() waits without limit for session threads (libraries.md 3); this is how long we wait instead. */
+  static final Duration STOP_TIMEOUT = Duration.ofSeconds(10);
+  /** ServerThread's semaphore allows this many sockets beyond maxConnections (to send them a 421). */
+  private static final int ACCEPT_SLACK = 10;
+
+  private final Settings.Smtp smtp;
+  private final Spool spool;
+  private final Consumer<Envelope> onQueued;
+  private SMTPServer server;
+  private ThreadPoolExecutor sessions;
+  private boolean closed;
+
+  public SmtpListener(Settings.Smtp smtp, Spool spool, Consumer<Envelope> onQueued) {
+    this.smtp = Objects.requireNonNull(smtp, "smtp");
+    this.spool = Objects.requireNonNull(spool, "spool");
+    this.onQueued = Objects.requireNonNull(onQueued, "onQueued");
+    if (smtp.maxMessageSize() <= 0) {
+      // with 0, subethasmtp refuses every MAIL FROM ... SIZE=n (libraries.md 3)
+      throw new IllegalArgumentException("smtp.max-message-size must be > 0");
+    }
+    Objects.requireNonNull(smtp.hostname(), "smtp.hostname");
+  }
+
+  public synchronized void start() throws IOException {
+    if (server != null) {
+      throw new IllegalStateException("already started");
+    }
+    AtomicInteger n = new AtomicInteger();
+    // subethasmtp 7.2.2 accepts up to maxConnections + 10 sockets (a semaphore taken before accept());
+    // sessions beyond maxConnections run only to answer "421 Too many connections, try again later",
+    // which they can do only if they get a thread: with exactly maxConnections threads they would wait
+    // silently in the queue. Further clients wait in the kernel's accept backlog.
+    int threads = smtp.maxConnections() + ACCEPT_SLACK;
+    sessions = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
+        new LinkedBlockingQueue<>(), r -> {
+          Thread t = new Thread(r, "smtp-session-" + n.incrementAndGet());
+          t.setDaemon(true);
+          return t;
+        });
+    sessions.allowCoreThreadTimeOut(true);
+    long maxSize = smtp.maxMessageSize();
+    String hostname = smtp.hostname();
+    SecureRandom random = new SecureRandom();
+    SMTPServer s = SMTPServer.port(smtp.listenPort())
+        .bindAddress(InetAddress.getByName(smtp.listenHost()))
+        .hostName(hostname) // set explicitly: the default does a DNS lookup at build()
+        .softwareName("relay365")
+        .maxMessageSize((int) Math.min(maxSize, Integer.MAX_VALUE))
+        .maxRecipients(smtp.maxRecipients())
+        .maxConnections(smtp.maxConnections())
+        .connectionTimeoutMs((int) Math.min(smtp.timeout().toMillis(), Integer.MAX_VALUE))
+        .insertReceivedHeaders(false) // we add our own, with the queue id
+        .executorService(sessions)
+        .serverThreadName("smtp-listener")
+        .messageHandlerFactory(ctx -> new SpoolingHandler(ctx, spool, onQueued, maxSize, hostname,
+            () -> Long.toString(random.nextLong() >>> 1, 36)))
+        .build();
+    try {
+      s.start();
+    } catch (RuntimeException e) {
+      sessions.shutdownNow();
+      Throwable cause = e.getCause() != null ? e.getCause() : e;
+      throw new IOException("Cannot listen for SMTP on " + smtp.listenHost() + ":" + smtp.listenPort() + ": " + cause,
+          cause);
+    }
+    server = s;
+    log.info("SMTP listening on {}:{} as {} (max message {} bytes, {} recipients, {} connections, timeout {})",
+        smtp.listenHost(), s.getPortAllocated(), hostname, maxSize, smtp.maxRecipients(), smtp.maxConnections(),
+        smtp.timeout());
+  }
+
+  /** The bound port (the ephemeral one when listenPort is 0). */
+  public synchronized int port() {
+    if (server == null) {
+      throw new IllegalStateException("not started");
+    }
+    return server.getPortAllocated();
+  }
+
+  /**
+   * Stops listening and closes every session. subethasmtp's stop() force-closes the sockets (a session in
+   * DATA then fails its read and drops its temp entry) but then waits forever for the threads, so it runs
+   * on its own thread and we give up after {@link #STOP_TIMEOUT}, interrupting what is left.
+   */
+  @Override
+  public synchronized void close() {
+    if (closed || server == null) {
+      closed = true;
+      return;
+    }
+    closed = true;
+    SMTPServer s = server;
+    Thread stopper = new Thread(() -> {
+      try {
+        s.stop();
+      } catch (RuntimeException e) {
+        log.warn("SMTP stop: {}", e.toString());
+      }
+    }, "smtp-stop");
+    stopper.setDaemon(true);
+    stopper.start();
+    try {
+      stopper.join(STOP_TIMEOUT.toMillis());
+      if (stopper.isAlive()) {
+        log.warn("SMTP sessions still busy after {}; interrupting them", STOP_TIMEOUT);
+        sessions.shutdownNow();
+        stopper.join(1000);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      sessions.shutdownNow();
+    }
+  }
+}
