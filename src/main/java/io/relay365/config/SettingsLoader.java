@@ -1,0 +1,510 @@
+package io.relay365.config;
+
+import io.relay365.config.Settings.Certificate;
+import io.relay365.config.Settings.Delivery;
+import io.relay365.config.Settings.Disposition;
+import io.relay365.config.Settings.Ews;
+import io.relay365.config.Settings.Microsoft;
+import io.relay365.config.Settings.Secret;
+import io.relay365.config.Settings.Sender;
+import io.relay365.config.Settings.SenderMode;
+import io.relay365.config.Settings.Smtp;
+import io.relay365.config.Settings.Spool;
+import io.relay365.tls.Pem;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.StringJoiner;
+
+/**
+ * Builds {@link Settings} from the YAML file and the RELAY365_* environment variables, checking
+ * every value once at start-up so that the relay either starts with a configuration that works or
+ * refuses with one line saying which key to fix and how (chasquid's "hard to misconfigure").
+ */
+public final class SettingsLoader {
+  private SettingsLoader() {}
+
+  /**
+   * RELAY365_* variables that are not settings (read by the command line, not by this loader), so
+   * that they are not refused as unknown. Every other RELAY365_* variable must name a setting:
+   * a misspelt one is an error rather than silently ignored.
+   */
+  public static final Set<String> NOT_SETTINGS = Set.of("RELAY365_CONFIG", "RELAY365_LOG_LEVEL");
+
+  static final String DEFAULT_EWS_URL = "https://outlook.office365.com/EWS/Exchange.asmx";
+  static final String DEFAULT_LOGIN_URL = "https://login.microsoftonline.com";
+  /** Exchange Online's largest configurable message size (microsoft-wire.md §5). */
+  static final long EXCHANGE_MAX_MESSAGE = 150 * Values.MB;
+  private static final Duration MAX_DURATION = Duration.ofDays(1);
+
+  /**
+   * Loads the YAML file (null = defaults + environment only), then applies RELAY365_* environment
+   * variables, which win over the file key by key; an empty variable unsets the file's value.
+   *
+   * @throws ConfigException one line naming the key, what is wrong and how to fix it
+   */
+  public static Settings load(Path yamlFile, Map<String, String> environment) throws ConfigException {
+    JsonObject yaml = yamlFile == null ? null : YamlFile.read(yamlFile);
+    Source src = Source.of(yaml, environment == null ? Map.of() : environment);
+    return build(src, environment == null ? Map.of() : environment, Instant.now());
+  }
+
+  static Settings build(Source src, Map<String, String> environment, Instant now) {
+    Smtp smtp = smtp(src, environment);
+    Spool spool = new Spool(orDefault(src.path("spool.dir"), Path.of("/var/lib/relay365/spool")));
+    if (Files.exists(spool.dir()) && !Files.isDirectory(spool.dir())) {
+      throw src.bad("spool.dir", "is a file, not a directory; point it at a directory (it is created if missing)");
+    }
+    Ews ews = ews(src);
+    Microsoft microsoft = microsoft(src, ews, now);
+    Sender sender = sender(src);
+    Delivery delivery = new Delivery(
+        orDefault(src.integer("delivery.concurrency", 1, 1024, ""), 8),
+        duration(src, "delivery.retry-delay", Duration.ofMinutes(1)));
+    return new Settings(smtp, spool, microsoft, ews, sender, delivery);
+  }
+
+  private static Smtp smtp(Source src, Map<String, String> environment) {
+    String host = "127.0.0.1";
+    int port = 2525;
+    String listen = src.string("smtp.listen");
+    if (listen != null) {
+      String[] hp = listen(src, listen);
+      host = hp[0];
+      port = Integer.parseInt(hp[1]);
+    }
+    String hostname = src.string("smtp.hostname");
+    if (hostname == null) {
+      hostname = localHostName(environment);
+    } else if (!Values.isHostName(hostname)) {
+      throw src.bad("smtp.hostname", "is not a host name; write this host's DNS name, e.g. relay.example.com"
+          + " (it is shown in the SMTP banner and the Received: header)");
+    }
+    Object sizeValue = src.scalar("smtp.max-message-size");
+    long size = 35 * Values.MB;
+    if (sizeValue != null) {
+      Long parsed = Values.size(sizeValue);
+      if (parsed == null) {
+        throw src.bad("smtp.max-message-size", "is not a size; write e.g. 35MB, 512KB or 36700160 (bytes;"
+            + " 1MB = 1024 KB)");
+      }
+      if (parsed <= 0 || parsed > EXCHANGE_MAX_MESSAGE) {
+        throw src.bad("smtp.max-message-size", "is out of range; use 1KB..150MB (Exchange Online refuses"
+            + " anything above 150 MB, and 0 does not mean unlimited here)");
+      }
+      size = parsed;
+    }
+    return new Smtp(host, port, hostname, size,
+        orDefault(src.integer("smtp.max-recipients", 1, 1000,
+            " (Exchange Online allows at most 1000 recipients per message, 500 by default)"), 100),
+        orDefault(src.integer("smtp.max-connections", 1, 10_000, ""), 50),
+        duration(src, "smtp.timeout", Duration.ofMinutes(5)));
+  }
+
+  /** host:port or [v6]:port; returns the host without brackets and the port. */
+  private static String[] listen(Source src, String s) {
+    String key = "smtp.listen";
+    String forms = "; write host:port, e.g. 127.0.0.1:2525 (this host only), 0.0.0.0:25 (every IPv4 address)"
+        + " or [::1]:2525 (IPv6 in brackets)";
+    String host;
+    String port;
+    if (s.startsWith("[")) {
+      int close = s.indexOf("]:");
+      if (close < 0) {
+        throw src.bad(key, "has no port after the IPv6 address" + forms);
+      }
+      host = s.substring(1, close);
+      port = s.substring(close + 2);
+      if (!Values.isIPv6(host)) {
+        throw src.bad(key, "has no valid IPv6 address between the brackets" + forms);
+      }
+    } else {
+      int colon = s.lastIndexOf(':');
+      if (colon < 0) {
+        throw src.bad(key, "has no port" + forms);
+      }
+      host = s.substring(0, colon);
+      port = s.substring(colon + 1);
+      if (host.contains(":")) {
+        throw src.bad(key, "looks like an IPv6 address without brackets" + forms);
+      }
+      if (host.isEmpty() || host.equals("*")) {
+        throw src.bad(key, "names no address; say which one to listen on" + forms);
+      }
+      if (!Values.isIPv4(host) && !Values.isHostName(host)) {
+        throw src.bad(key, "has no valid address or host name before the port" + forms);
+      }
+    }
+    if (!port.matches("\\d{1,5}") || Integer.parseInt(port) > 65535) {
+      throw src.bad(key, "has no port number in 0..65535 after the ':'" + forms);
+    }
+    return new String[] {host, port};
+  }
+
+  /**
+   * The banner name when smtp.hostname is not set, without a DNS lookup (InetAddress.getLocalHost
+   * can stall start-up for the resolver timeout): $HOSTNAME, else /etc/hostname, else "relay365".
+   */
+  static String localHostName(Map<String, String> environment) {
+    String h = environment.get("HOSTNAME");
+    if (h != null && Values.isHostName(h.strip())) {
+      return h.strip();
+    }
+    try {
+      Path etc = Path.of("/etc/hostname");
+      if (Files.isReadable(etc)) {
+        String first = Files.readString(etc, StandardCharsets.UTF_8).strip().split("\\s+", 2)[0];
+        if (Values.isHostName(first)) {
+          return first;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // fall through to the fixed name
+    }
+    return "relay365";
+  }
+
+  private static Ews ews(Source src) {
+    String url = orDefault(src.string("ews.url"), DEFAULT_EWS_URL);
+    URI u = Values.httpsUri(url);
+    if (u == null || u.getRawPath() == null || u.getRawPath().length() <= 1 || u.getRawQuery() != null
+        || u.getRawFragment() != null) {
+      throw src.bad("ews.url", "is not an https URL of an EWS endpoint; write e.g. " + DEFAULT_EWS_URL
+          + " (https is required: the request carries a bearer token)");
+    }
+    String d = orDefault(src.string("ews.disposition"), "send-and-save-copy");
+    Disposition disposition;
+    switch (d.toLowerCase(Locale.ROOT).replace('_', '-')) {
+      case "send-and-save-copy": disposition = Disposition.SEND_AND_SAVE_COPY; break;
+      case "send-only": disposition = Disposition.SEND_ONLY; break;
+      default:
+        throw src.bad("ews.disposition", "is not a disposition; use send-and-save-copy (keep a copy in Sent Items)"
+            + " or send-only");
+    }
+    return new Ews(url, disposition,
+        orDefault(src.integer("ews.workers", 1, 64, " (Microsoft advises at most 10 EWS requests in flight"
+            + " per mailbox)"), 8),
+        duration(src, "ews.timeout", Duration.ofSeconds(100)));
+  }
+
+  private static Microsoft microsoft(Source src, Ews ews, Instant now) {
+    String tenant = tenant(src);
+    String client = src.string("microsoft.client-id");
+    if (client == null) {
+      throw new ConfigException("microsoft.client-id", "is missing; set the Application (client) ID from"
+          + " Entra admin center → App registrations → your app → Overview" + envHint("microsoft.client-id"));
+    }
+    if (looksLikeSecret(client)) {
+      throw new ConfigException("microsoft.client-id", "looks like a client secret, not the client ID (value not"
+          + " shown); put the secret in microsoft.client-secret-file and the Application (client) ID here");
+    }
+    if (isPlaceholder(client) || client.equals(Values.NIL_GUID)) {
+      throw src.bad("microsoft.client-id", "is still the placeholder from the example; set the Application"
+          + " (client) ID from Entra admin center → App registrations → your app → Overview");
+    }
+    if (!Values.GUID.matcher(client).matches()) {
+      throw src.bad("microsoft.client-id", "is not a GUID; set the Application (client) ID, e.g."
+          + " 1b2c3d4e-0000-4000-8000-123456789abc, from Entra admin center → App registrations → Overview");
+    }
+    client = client.toLowerCase(Locale.ROOT);
+
+    boolean anySecret = src.isSet("microsoft.client-secret") || src.isSet("microsoft.client-secret-file");
+    boolean anyCertificate = src.isSet("microsoft.certificate.file") || src.isSet("microsoft.certificate.key-file")
+        || src.isSet("microsoft.certificate.password") || src.isSet("microsoft.certificate.password-file");
+    if (anySecret && anyCertificate) {
+      throw new ConfigException("microsoft.certificate.file", "both a client secret and a certificate are"
+          + " configured; keep exactly one credential (a certificate is the safer choice)");
+    }
+    Secret secret = clientSecret(src);
+    Certificate certificate = certificate(src, now);
+    if (secret == null && certificate == null) {
+      throw new ConfigException("microsoft.client-secret-file", "no credential is configured; set"
+          + " microsoft.client-secret-file (a file holding the client secret) or microsoft.certificate.file"
+          + " (+ key-file), as registered in Entra admin center → App registrations → Certificates & secrets");
+    }
+
+    String login = orDefault(src.string("microsoft.login-url"), DEFAULT_LOGIN_URL);
+    URI lu = Values.httpsUri(login);
+    if (lu == null || (lu.getRawPath() != null && !lu.getRawPath().isEmpty() && !lu.getRawPath().equals("/"))
+        || lu.getRawQuery() != null || lu.getRawFragment() != null) {
+      throw src.bad("microsoft.login-url", "is not an https origin without a path; write " + DEFAULT_LOGIN_URL
+          + " (or https://login.microsoftonline.us for US Government, https://login.partner.microsoftonline.cn"
+          + " for China); the tenant and /oauth2/v2.0/token are added by the relay");
+    }
+    login = Values.origin(lu);
+
+    Path caFile = src.path("microsoft.ca-file");
+    if (caFile != null) {
+      checkCaFile(src, caFile);
+    }
+
+    String scope = src.string("microsoft.scope");
+    if (scope == null) {
+      scope = Values.origin(URI.create(ews.url())) + "/.default";
+    } else if (!scope.endsWith("/.default") || scope.length() == "/.default".length() || scope.matches(".*\\s.*")) {
+      throw src.bad("microsoft.scope", "is not a .default scope; app-only tokens ask for the resource followed"
+          + " by /.default, e.g. https://outlook.office365.com/.default (leave it unset to derive it from ews.url)");
+    }
+    return new Microsoft(tenant, client, secret, certificate, login, caFile, scope,
+        duration(src, "microsoft.timeout", Duration.ofSeconds(30)));
+  }
+
+  private static String tenant(Source src) {
+    String key = "microsoft.tenant-id";
+    String t = src.string(key);
+    String where = "Entra admin center → Overview → Tenant ID, or a verified domain such as contoso.onmicrosoft.com";
+    if (t == null) {
+      throw new ConfigException(key, "is missing; set your tenant ID (" + where + ")" + envHint(key));
+    }
+    if (looksLikeSecret(t)) {
+      throw new ConfigException(key, "looks like a client secret, not a tenant ID (value not shown); set " + where);
+    }
+    if (isPlaceholder(t) || t.equals(Values.NIL_GUID)) {
+      throw src.bad(key, "is still the placeholder from the example; set your tenant ID (" + where + ")");
+    }
+    String lower = t.toLowerCase(Locale.ROOT);
+    if (lower.equals("common") || lower.equals("organizations") || lower.equals("consumers")) {
+      throw src.bad(key, "is a multi-tenant alias; app-only (client credentials) tokens need one specific tenant,"
+          + " and the token endpoint refuses common/organizations/consumers for them: set " + where);
+    }
+    if (!Values.GUID.matcher(t).matches() && !Values.isDomain(lower)) {
+      throw src.bad(key, "is neither a GUID nor a domain name; set " + where);
+    }
+    return lower;
+  }
+
+  private static Secret clientSecret(Source src) {
+    boolean inline = src.isSet("microsoft.client-secret");
+    boolean file = src.isSet("microsoft.client-secret-file");
+    if (inline && file) {
+      throw new ConfigException("microsoft.client-secret", "is set together with microsoft.client-secret-file;"
+          + " keep one (the file is safer: the secret stays out of the configuration)");
+    }
+    if (inline) {
+      String s = src.string("microsoft.client-secret");
+      return s == null ? null : new Secret(s);
+    }
+    if (file) {
+      Path p = src.path("microsoft.client-secret-file");
+      return new Secret(Credentials.readSecretFile("microsoft.client-secret-file", p, false));
+    }
+    return null;
+  }
+
+  private static Certificate certificate(Source src, Instant now) {
+    boolean any = src.isSet("microsoft.certificate.file") || src.isSet("microsoft.certificate.key-file")
+        || src.isSet("microsoft.certificate.password") || src.isSet("microsoft.certificate.password-file");
+    if (!any) {
+      return null;
+    }
+    Path file = src.path("microsoft.certificate.file");
+    if (file == null) {
+      throw new ConfigException("microsoft.certificate.file", "is missing while other microsoft.certificate.*"
+          + " settings are set; point it at the certificate (.pem or .pfx)");
+    }
+    Path keyFile = src.path("microsoft.certificate.key-file");
+    if (src.isSet("microsoft.certificate.password") && src.isSet("microsoft.certificate.password-file")) {
+      throw new ConfigException("microsoft.certificate.password", "is set together with"
+          + " microsoft.certificate.password-file; keep one");
+    }
+    Secret password = null;
+    if (src.isSet("microsoft.certificate.password")) {
+      Object raw = src.string("microsoft.certificate.password");
+      password = new Secret(raw == null ? "" : raw.toString());
+    } else if (src.isSet("microsoft.certificate.password-file")) {
+      Path p = src.path("microsoft.certificate.password-file");
+      password = new Secret(Credentials.readSecretFile("microsoft.certificate.password-file", p, true));
+    }
+    Certificate c = new Certificate(file, keyFile, password);
+    Credentials.checkCertificate(c, now);
+    return c;
+  }
+
+  private static void checkCaFile(Source src, Path caFile) {
+    String key = "microsoft.ca-file";
+    if (!Files.isRegularFile(caFile)) {
+      throw new ConfigException(key, caFile + " does not exist or is not a file; point it at a PEM file of CA"
+          + " certificates, or remove the setting to trust only the system CAs");
+    }
+    try {
+      if (Pem.readCertificates(caFile).isEmpty()) {
+        throw new ConfigException(key, caFile + " holds no PEM certificate (-----BEGIN CERTIFICATE-----);"
+            + " point it at the CA certificate file");
+      }
+    } catch (IOException | RuntimeException e) {
+      if (e instanceof ConfigException ce) {
+        throw ce;
+      }
+      throw new ConfigException(key, caFile + " cannot be read as PEM certificates; point it at a PEM file"
+          + " (-----BEGIN CERTIFICATE-----), e.g. the sandbox's ca.pem");
+    }
+  }
+
+  private static Sender sender(Source src) {
+    String m = orDefault(src.string("sender.mode"), "envelope");
+    SenderMode mode;
+    switch (m.toLowerCase(Locale.ROOT).replace('_', '-')) {
+      case "envelope": mode = SenderMode.ENVELOPE; break;
+      case "from-header": mode = SenderMode.FROM_HEADER; break;
+      case "fixed": mode = SenderMode.FIXED; break;
+      case "map": mode = SenderMode.MAP; break;
+      default:
+        throw src.bad("sender.mode", "is not a mode; use envelope (MAIL FROM), from-header (the From: header),"
+            + " fixed (always sender.fixed-mailbox) or map (sender.map)");
+    }
+    String fixed = address(src, "sender.fixed-mailbox");
+    String dflt = address(src, "sender.default-mailbox");
+    Map<String, String> map = senderMap(src);
+    if (mode == SenderMode.FIXED && fixed == null) {
+      throw new ConfigException("sender.fixed-mailbox", "is missing; sender.mode fixed sends every message as"
+          + " this mailbox, e.g. sender.fixed-mailbox: scanner@example.com");
+    }
+    if (mode != SenderMode.FIXED && fixed != null) {
+      throw new ConfigException("sender.fixed-mailbox", "has no effect with sender.mode "
+          + m + "; set sender.mode: fixed, or remove it");
+    }
+    if (mode == SenderMode.MAP && map.isEmpty()) {
+      throw new ConfigException("sender.map", "is missing or empty; sender.mode map needs at least one entry,"
+          + " e.g. \"@example.com\": shared@example.com");
+    }
+    if (mode != SenderMode.MAP && !map.isEmpty()) {
+      throw new ConfigException("sender.map", "has no effect with sender.mode " + m
+          + "; set sender.mode: map, or remove it");
+    }
+    if (mode == SenderMode.FIXED && dflt != null) {
+      throw new ConfigException("sender.default-mailbox", "has no effect with sender.mode fixed (every message"
+          + " goes out as sender.fixed-mailbox); remove it");
+    }
+    return new Sender(mode, fixed, map, dflt);
+  }
+
+  private static String address(Source src, String key) {
+    String a = src.string(key);
+    if (a != null && !Values.isAddress(a)) {
+      throw src.bad(key, "is not a mailbox address; write e.g. scanner@example.com");
+    }
+    return a;
+  }
+
+  /** Keys are lower-cased (addresses are matched without regard to case); values are kept as written. */
+  private static Map<String, String> senderMap(Source src) {
+    Map<String, String> raw = src.map("sender.map");
+    Map<String, String> out = new LinkedHashMap<>();
+    if (raw == null) {
+      return Collections.unmodifiableMap(out);
+    }
+    String where = src.where("sender.map");
+    for (Map.Entry<String, String> e : raw.entrySet()) {
+      String k = e.getKey().toLowerCase(Locale.ROOT);
+      boolean domain = k.startsWith("@") && Values.isDomain(k.substring(1));
+      if (!domain && !Values.isAddress(k)) {
+        throw new ConfigException("sender.map", "key " + Messages.show(e.getKey()) + where + " is neither an"
+            + " address nor @domain; write e.g. printer@example.com or \"@example.com\"");
+      }
+      if (!Values.isAddress(e.getValue())) {
+        throw new ConfigException("sender.map", "entry " + Messages.show(e.getKey()) + where + " maps to "
+            + Messages.show(e.getValue()) + ", which is not a mailbox address; write e.g. shared@example.com");
+      }
+      if (out.put(k, e.getValue()) != null) {
+        throw new ConfigException("sender.map", "key " + Messages.show(e.getKey()) + where + " appears twice"
+            + " (keys are compared without regard to case); keep one");
+      }
+    }
+    return Collections.unmodifiableMap(out);
+  }
+
+  private static Duration duration(Source src, String key, Duration dflt) {
+    Object v = src.scalar(key);
+    if (v == null) {
+      return dflt;
+    }
+    Duration d = Values.duration(v);
+    if (d == null) {
+      throw src.bad(key, "is not a duration; write e.g. 30s, 5m, 1h, 250ms, 1m30s or a number of seconds");
+    }
+    if (d.isZero() || d.isNegative() || d.compareTo(MAX_DURATION) > 0) {
+      throw src.bad(key, "is out of range; use more than 0 and at most 1d");
+    }
+    return d;
+  }
+
+  private static boolean isPlaceholder(String s) {
+    String l = s.toLowerCase(Locale.ROOT);
+    return l.startsWith("<") || l.contains("your-") || l.contains("your_") || l.contains("changeme");
+  }
+
+  /** Entra client secrets are ~40 characters with a '~' (e.g. "abc8Q~…"); GUIDs and domains never contain one. */
+  private static boolean looksLikeSecret(String s) {
+    return s.length() >= 30 && s.indexOf('~') >= 0;
+  }
+
+  private static String envHint(String key) {
+    return " (or " + Keys.envName(key) + " in the environment)";
+  }
+
+  private static <T> T orDefault(T value, T dflt) {
+    return value == null ? dflt : value;
+  }
+
+  /**
+   * The effective settings, one "key = value" per line in the order of conf/relay365.yaml, for the
+   * start-up log. Secrets print as ******** and unset optional settings as (not set). The secret
+   * files' paths are not part of Settings, so a secret read from a file shows under its plain key.
+   */
+  public static String describe(Settings s) {
+    StringJoiner out = new StringJoiner("\n");
+    Smtp smtp = s.smtp();
+    String host = smtp.listenHost().contains(":") ? "[" + smtp.listenHost() + "]" : smtp.listenHost();
+    line(out, "smtp.listen", host + ":" + smtp.listenPort());
+    line(out, "smtp.hostname", smtp.hostname());
+    line(out, "smtp.max-message-size", Values.formatSize(smtp.maxMessageSize())
+        + " (" + smtp.maxMessageSize() + " bytes)");
+    line(out, "smtp.max-recipients", smtp.maxRecipients());
+    line(out, "smtp.max-connections", smtp.maxConnections());
+    line(out, "smtp.timeout", Values.formatDuration(smtp.timeout()));
+    line(out, "spool.dir", s.spool().dir());
+    Microsoft ms = s.microsoft();
+    line(out, "microsoft.tenant-id", ms.tenantId());
+    line(out, "microsoft.client-id", ms.clientId());
+    line(out, "microsoft.client-secret", ms.clientSecret() == null ? null : "********");
+    Certificate c = ms.certificate();
+    line(out, "microsoft.certificate.file", c == null ? null : c.file());
+    line(out, "microsoft.certificate.key-file", c == null ? null : c.keyFile());
+    line(out, "microsoft.certificate.password", c == null || c.password() == null ? null : "********");
+    line(out, "microsoft.login-url", ms.loginUrl());
+    line(out, "microsoft.ca-file", ms.caFile());
+    line(out, "microsoft.scope", ms.scope());
+    line(out, "microsoft.timeout", Values.formatDuration(ms.timeout()));
+    Ews ews = s.ews();
+    line(out, "ews.url", ews.url());
+    line(out, "ews.disposition", ews.disposition().name().toLowerCase(Locale.ROOT).replace('_', '-'));
+    line(out, "ews.workers", ews.workers());
+    line(out, "ews.timeout", Values.formatDuration(ews.timeout()));
+    Sender sender = s.sender();
+    line(out, "sender.mode", sender.mode().name().toLowerCase(Locale.ROOT).replace('_', '-'));
+    line(out, "sender.fixed-mailbox", sender.fixedMailbox());
+    StringJoiner map = new StringJoiner(", ");
+    if (sender.map() != null) {
+      sender.map().forEach((k, v) -> map.add(k + "=" + v));
+    }
+    line(out, "sender.map", map.length() == 0 ? null : map.toString());
+    line(out, "sender.default-mailbox", sender.defaultMailbox());
+    line(out, "delivery.concurrency", s.delivery().concurrency());
+    line(out, "delivery.retry-delay", Values.formatDuration(s.delivery().retryDelay()));
+    return out.toString();
+  }
+
+  private static void line(StringJoiner out, String key, Object value) {
+    out.add(key + " = " + (value == null ? "(not set)" : Messages.oneLine(value.toString())));
+  }
+}
