@@ -55,6 +55,7 @@ public final class EwsTransport implements Transport {
 
   public EwsTransport(Vertx vertx, Settings.Ews ews, TokenCache tokens, Path caFile)
       throws IOException, GeneralSecurityException {
+    WireLogs.capSecretBearingLoggers();
     this.ews = ews;
     this.tokens = tokens;
     this.url = URI.create(ews.url());

@@ -74,8 +74,17 @@ class EwsTransportTest {
     vertx.close().await(10, TimeUnit.SECONDS);
   }
 
+  private final ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logs =
+      new ch.qos.logback.core.read.ListAppender<>();
+
+  private static ch.qos.logback.classic.Logger root() {
+    return (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+  }
+
   @BeforeEach
   void setUp() throws Exception {
+    logs.start();
+    root().addAppender(logs);
     fake.replies.clear();
     fake.requests.clear();
     // token "t1", then "t2", …; fetch() records the thread it is called on (the EWS worker)
@@ -91,6 +100,11 @@ class EwsTransportTest {
   @AfterEach
   void tearDown() {
     transport.close();
+    root().detachAppender(logs);
+    // no log line, at any level, may carry the bearer token (ews tracing off, HttpClient wire logs capped)
+    for (ch.qos.logback.classic.spi.ILoggingEvent e : logs.list) {
+      assertThat(e.getFormattedMessage()).doesNotContain("Bearer t");
+    }
   }
 
   private EwsTransport transport(Settings.Disposition disposition, Path trust) throws Exception {
