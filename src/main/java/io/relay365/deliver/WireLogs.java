@@ -18,7 +18,7 @@ final class WireLogs {
     if (LoggerFactory.getILoggerFactory() instanceof LoggerContext ctx) {
       for (String name : new String[] {"org.apache.http.headers", "org.apache.http.wire"}) {
         Logger l = ctx.getLogger(name);
-        if (l.getLevel() == null || l.getLevel().isGreaterOrEqual(Level.INFO) == false) {
+        if (l.getLevel() == null || !l.getLevel().isGreaterOrEqual(Level.INFO)) {
           l.setLevel(Level.INFO);
         }
       }
