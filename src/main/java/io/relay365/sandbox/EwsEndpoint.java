@@ -502,6 +502,10 @@ final class EwsEndpoint {
       }
       s = sb.toString();
     }
+    if (s.length() % 4 != 0) {
+      // java.util.Base64 tolerates missing padding; .NET's Convert.FromBase64String (Exchange) does not.
+      throw new IllegalArgumentException("base64 length is not a multiple of 4");
+    }
     return Base64.getDecoder().decode(s);
   }
 
