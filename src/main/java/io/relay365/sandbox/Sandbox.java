@@ -135,7 +135,6 @@ public final class Sandbox {
     router.route("/EWS/Exchange.asmx").method(HttpMethod.POST).handler(BodyHandler.create()
         .setBodyLimit(BODY_LIMIT).setHandleFileUploads(false).setMergeFormAttributes(false));
     router.route("/EWS/Exchange.asmx").handler(ews::handle);
-    router.route("/ews/exchange.asmx").handler(ews::handle); // IIS paths are case-insensitive
 
     HttpServerOptions so = new HttpServerOptions()
         .setSsl(true)

@@ -28,6 +28,7 @@ import org.apache.http.conn.socket.ConnectionSocketFactory;
 import org.apache.http.conn.ssl.SSLConnectionSocketFactory;
 
 /** A running sandbox plus strict-TLS clients for it (shared by the sandbox tests). */
+@SuppressWarnings("try")
 final class SandboxFixture implements AutoCloseable {
   final Vertx vertx;
   final Sandbox sandbox;
