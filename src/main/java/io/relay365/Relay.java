@@ -1,0 +1,100 @@
+package io.relay365;
+
+import io.relay365.config.Settings;
+import io.relay365.deliver.EwsTransport;
+import io.relay365.deliver.MailboxResolver;
+import io.relay365.deliver.MsalTokenSource;
+import io.relay365.deliver.QueueRunner;
+import io.relay365.deliver.TokenCache;
+import io.relay365.deliver.Transport;
+import io.relay365.receive.SmtpListener;
+import io.relay365.store.Spool;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import java.time.Clock;
+import java.time.Duration;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running relay: receive (SMTP listener) → store (spool) → deliver (queue runner + transport).
+ * The three parts meet at two seams only: the listener hands each committed envelope to the runner,
+ * and the runner hands each message to the {@link Transport}.
+ */
+public final class Relay {
+  private static final Logger log = LoggerFactory.getLogger(Relay.class);
+
+  private final Vertx vertx;
+  private final Settings settings;
+  private final Spool spool;
+  private final MsalTokenSource tokenSource;
+  private final TokenCache tokens;
+  private final Transport transport;
+  private final QueueRunner runner;
+  private final SmtpListener listener;
+
+  private Relay(Vertx vertx, Settings settings) throws Exception {
+    this.vertx = vertx;
+    this.settings = settings;
+    this.spool = Spool.open(settings.spool().dir());
+    this.tokenSource = new MsalTokenSource(settings.microsoft());
+    this.tokens = new TokenCache(tokenSource, Clock.systemUTC());
+    this.transport = new EwsTransport(vertx, settings.ews(), tokens, settings.microsoft().caFile());
+    this.runner = new QueueRunner(vertx, spool, transport, new MailboxResolver(settings.sender()),
+        settings.delivery(), Clock.systemUTC());
+    this.listener = new SmtpListener(settings.smtp(), spool, runner::submit);
+  }
+
+  /**
+   * Opens the spool, starts delivering what is already in it, then opens the SMTP port. Fails (and
+   * releases everything it opened) if the spool or the port cannot be used.
+   */
+  public static Future<Relay> start(Vertx vertx, Settings settings) {
+    return vertx.executeBlocking(() -> new Relay(vertx, settings), false)
+        .compose(r -> r.runner.start()
+            .compose(v -> vertx.executeBlocking(() -> {
+              r.listener.start();
+              return r;
+            }, false))
+            .onFailure(e -> r.closeTransport()));
+  }
+
+  public int smtpPort() {
+    return listener.port();
+  }
+
+  public Spool spool() {
+    return spool;
+  }
+
+  public TokenCache tokens() {
+    return tokens;
+  }
+
+  /**
+   * Stops in the order that loses nothing: close the SMTP port (sessions in DATA finish or get
+   * 421 and keep their copy), let deliveries in flight finish, then release the transport.
+   * Whatever is still spooled is delivered at the next start.
+   */
+  public Future<Void> stop() {
+    return vertx.executeBlocking(() -> {
+      listener.close();
+      return null;
+    }, false)
+        .compose(v -> runner.stop(Duration.ofSeconds(30)))
+        .eventually(() -> {
+          closeTransport();
+          log.info("relay stopped; {} message(s) remain spooled", spool.size());
+          return Future.succeededFuture();
+        });
+  }
+
+  private void closeTransport() {
+    try {
+      transport.close();
+      tokenSource.close();
+    } catch (RuntimeException e) {
+      log.warn("closing the transport: {}", e.toString());
+    }
+  }
+}
