@@ -147,7 +147,8 @@ class EndToEndTest {
   @Test
   void linesStartingWithADotLoseExactlyOneDot() throws Exception {
     h = new RelayHarness(dir).startSandbox().startRelay();
-    String original = "From: dots@contoso.example\r\nTo: alice@contoso.example\r\nSubject: dots\r\n\r\n"
+    String original = "From: dots@contoso.example\r\nTo: alice@contoso.example\r\nSubject: dots\r\n"
+        + "Message-ID: <dots@contoso.example>\r\n\r\n"
         + ".\r\n..\r\n.x\r\n..y\r\n...\r\n x.\r\n.\r\nend\r\n";
     try (SmtpDialog smtp = new SmtpDialog(h.smtpPort())) {
       smtp.expect("250", "EHLO dots.example");
