@@ -19,12 +19,28 @@ final class Exits {
   }
 
   static int startup(Throwable e) {
-    Throwable root = e;
-    while (root.getCause() != null && root.getCause() != root) {
-      root = root.getCause();
-    }
-    String what = root.getMessage() == null ? root.getClass().getSimpleName() : root.getMessage();
-    System.err.println("relay365: could not start: " + what);
+    System.err.println("relay365: could not start: " + explain(e));
     return UNAVAILABLE;
+  }
+
+  /**
+   * The first message in the cause chain that says something: our own start-up code wraps low-level
+   * errors with the setting and the fix ("Spool directory … is not usable …"), and that outer text
+   * is what a person needs; wrappers that only repeat their cause are skipped.
+   */
+  static String explain(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      boolean wrapper = t instanceof java.util.concurrent.CompletionException
+          || t instanceof java.util.concurrent.ExecutionException
+          || t.getMessage() == null
+          || (t.getCause() != null && t.getMessage().equals(t.getCause().toString()));
+      if (!wrapper) {
+        return t.getMessage();
+      }
+      if (t.getCause() == null) {
+        return t.getClass().getSimpleName();
+      }
+    }
+    return e.toString();
   }
 }
