@@ -85,6 +85,9 @@ public final class EwsTransport implements Transport {
         .recover(e -> Future.succeededFuture(EwsOutcomes.classify(e, null, false)));
   }
 
+  /** Repairs bare LFs, 8-bit headers and over-long lines that Exchange would reject or mangle. */
+  private final MimeHygiene hygiene = new MimeHygiene(java.nio.charset.Charset.forName("windows-1252"));
+
   /** One attempt, on an ews-* worker thread. Never throws. */
   Outcome deliver(Submission s) {
     byte[] original;
@@ -96,7 +99,7 @@ public final class EwsTransport implements Transport {
       return Outcome.transientFailure("spool", "cannot read the spooled message: " + e.getMessage(), null);
     }
     List<String> bcc = HiddenRecipients.of(s.envelope().recipients(), MessageHeaders.parse(original));
-    byte[] mime = HiddenRecipients.stripBcc(original);
+    byte[] mime = hygiene.clean(HiddenRecipients.stripBcc(original));
     original = null; // the MIME is copied several times below; do not keep two versions alive
 
     ExchangeService svc = service.get();
