@@ -79,8 +79,11 @@ public final class HiddenRecipients {
     return out.toByteArray();
   }
 
-  // "Bcc:" or, in the obsolete syntax (RFC 5322 §4.5.3), "Bcc  :" - any case
+  // "Bcc:" or "Resent-Bcc:" (RFC 5322 §3.6.6), or in the obsolete syntax (§4.5.3) "Bcc  :" - any case
   private static boolean isBcc(byte[] b, int start, int end) {
+    if (startsWithIgnoreCase(b, start, end, "resent-")) {
+      start += 7;
+    }
     if (end - start < 4) {
       return false;
     }
@@ -92,5 +95,17 @@ public final class HiddenRecipients {
       i++;
     }
     return i < end && b[i] == ':';
+  }
+
+  private static boolean startsWithIgnoreCase(byte[] b, int start, int end, String prefix) {
+    if (end - start < prefix.length()) {
+      return false;
+    }
+    for (int i = 0; i < prefix.length(); i++) {
+      if (Character.toLowerCase((char) b[start + i]) != prefix.charAt(i)) {
+        return false;
+      }
+    }
+    return true;
   }
 }

@@ -14,7 +14,6 @@ final class TraceHeaders {
   /** RFC 5322 3.3 date-time with a numeric zone. */
   static final DateTimeFormatter DATE = DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss Z", Locale.US);
   private static final Pattern UNSAFE_NAME = Pattern.compile("[^A-Za-z0-9.\\-_:\\[\\]]");
-  private static final Pattern SAFE_PATH = Pattern.compile("[\\x21-\\x7e&&[^<>()\\\\;,\"]]{1,254}");
   private static final int MAX_NAME = 255;
 
   private TraceHeaders() {}
@@ -23,20 +22,18 @@ final class TraceHeaders {
    * RFC 5321 4.4 time stamp line, folded at the clauses with a tab (RFC 5322 2.2.3):
    * <pre>
    * Received: from HELO (IP)
-   * 	by HOST (relay365) with ESMTP id ID
-   * 	for &lt;RCPT&gt;; DATE
+   * 	by HOST (relay365) with ESMTP id ID; DATE
    * </pre>
-   * The for clause is left out if the recipient does not look like a plain address.
+   * There is never a "for &lt;recipient&gt;" clause (RFC 5321 4.4 makes it optional): Exchange sends
+   * the message to every To:/Cc: address with this header in it, so naming an envelope recipient
+   * would show a Bcc recipient to all the others.
    */
-  static byte[] received(String helo, String clientIp, String hostname, String id, String firstRcpt, ZonedDateTime now) {
+  static byte[] received(String helo, String clientIp, String hostname, String id, String unusedRcpt, ZonedDateTime now) {
     StringBuilder sb = new StringBuilder(200)
         .append("Received: from ").append(name(helo))
         .append(" (").append(name(clientIp)).append(")\r\n")
-        .append("\tby ").append(name(hostname)).append(" (relay365) with ESMTP id ").append(name(id)).append("\r\n\t");
-    if (firstRcpt != null && SAFE_PATH.matcher(firstRcpt).matches()) {
-      sb.append("for <").append(firstRcpt).append(">");
-    }
-    sb.append("; ").append(DATE.format(now)).append("\r\n");
+        .append("\tby ").append(name(hostname)).append(" (relay365) with ESMTP id ").append(name(id))
+        .append("; ").append(DATE.format(now)).append("\r\n");
     return sb.toString().getBytes(StandardCharsets.US_ASCII);
   }
 

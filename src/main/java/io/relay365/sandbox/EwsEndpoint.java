@@ -417,7 +417,10 @@ final class EwsEndpoint {
       return error("ErrorMimeContentInvalid", "The sandbox requires t:MimeContent.");
     }
     String b64 = mime.getTextContent();
-    if (b64.length() > sandbox.faults().maxMessageSize()) {
+    // Exchange's MaxSendSize applies to the message as MIME (its attachments already base64 inside,
+    // hence "measured after encoding"), not to the second base64 layer EWS wraps it in for transport.
+    long mimeSize = b64.length() / 4L * 3;
+    if (mimeSize > sandbox.faults().maxMessageSize()) {
       return error("ErrorMessageSizeExceeded", null);
     }
     byte[] raw;

@@ -149,9 +149,9 @@ public final class Faults {
     return this;
   }
 
-  /** Largest accepted MimeContent, in base64 characters (ErrorMessageSizeExceeded above it). */
-  public synchronized Faults maxMessageSize(long encodedBytes) {
-    maxMessageSize = encodedBytes;
+  /** Largest accepted message, in bytes of MIME (ErrorMessageSizeExceeded above it); default 35 MB. */
+  public synchronized Faults maxMessageSize(long mimeBytes) {
+    maxMessageSize = mimeBytes;
     return this;
   }
 

@@ -47,7 +47,8 @@ class HiddenRecipientsTest {
       no separator, LF  | 'Bcc: x@y\\nTo: b'                                                  | 'To: b'
       body untouched    | 'To: b\\r\\n\\r\\nBcc: in body\\r\\n'                                | 'To: b\\r\\n\\r\\nBcc: in body\\r\\n'
       part headers kept | 'Bcc: x\\r\\nContent-Type: multipart/mixed; boundary=q\\r\\n\\r\\n--q\\r\\nBcc: part\\r\\n\\r\\nx\\r\\n--q--\\r\\n' | 'Content-Type: multipart/mixed; boundary=q\\r\\n\\r\\n--q\\r\\nBcc: part\\r\\n\\r\\nx\\r\\n--q--\\r\\n'
-      similar names kept| 'Bccx: 1\\r\\nX-Bcc: 2\\r\\nBc: 3\\r\\n\\r\\n'                         | 'Bccx: 1\\r\\nX-Bcc: 2\\r\\nBc: 3\\r\\n\\r\\n'
+      resent-bcc        | 'Resent-Bcc: x@y\\r\\nRESENT-BCC : z\\r\\nResent-To: b\\r\\n\\r\\nbody' | 'Resent-To: b\\r\\n\\r\\nbody'
+      similar names kept| 'Bccx: 1\\r\\nX-Bcc: 2\\r\\nBc: 3\\r\\nResent-Bc: 4\\r\\n\\r\\n'   | 'Bccx: 1\\r\\nX-Bcc: 2\\r\\nBc: 3\\r\\nResent-Bc: 4\\r\\n\\r\\n'
       folded neighbour  | 'Subject: a\\r\\n b\\r\\nBcc: x\\r\\n y\\r\\nTo: c\\r\\n  d\\r\\n\\r\\n'  | 'Subject: a\\r\\n b\\r\\nTo: c\\r\\n  d\\r\\n\\r\\n'
       """)
   void stripsOnlyTopLevelBcc(String name, String in, String expected) {
