@@ -88,8 +88,31 @@ public final class EwsTransport implements Transport {
   /** Repairs bare LFs, 8-bit headers and over-long lines that Exchange would reject or mangle. */
   private final MimeHygiene hygiene = new MimeHygiene(java.nio.charset.Charset.forName("windows-1252"));
 
+  private final MemoryBudget memory = MemoryBudget.ofHeap();
+
   /** One attempt, on an ews-* worker thread. Never throws. */
   Outcome deliver(Submission s) {
+    long size;
+    try {
+      size = Files.size(s.message());
+    } catch (NoSuchFileException e) {
+      return Outcome.permanent("spool", "the spooled message file is missing: " + s.message());
+    } catch (IOException e) {
+      return Outcome.transientFailure("spool", "cannot read the spooled message: " + e.getMessage(), null);
+    }
+    try (MemoryBudget.Reservation r = memory.reserve(size * MemoryBudget.EWS_FACTOR, ews.timeout().toMillis())) {
+      if (r == null) {
+        return Outcome.transientFailure("memory",
+            "waiting for heap: other large messages are being sent (raise -Xmx for more in parallel)", null);
+      }
+      return deliverWithin(s);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return Outcome.transientFailure("interrupted", "the relay is stopping", null);
+    }
+  }
+
+  private Outcome deliverWithin(Submission s) {
     byte[] original;
     try {
       original = Files.readAllBytes(s.message());
