@@ -105,7 +105,11 @@ public final class EwsTransport implements Transport {
         return Outcome.transientFailure("memory",
             "waiting for heap: other large messages are being sent (raise -Xmx for more in parallel)", null);
       }
-      return deliverWithin(s);
+      try {
+        return deliverWithin(s);
+      } finally {
+        ((StrictTlsExchangeService) service.get()).forgetLastExchange();
+      }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return Outcome.transientFailure("interrupted", "the relay is stopping", null);

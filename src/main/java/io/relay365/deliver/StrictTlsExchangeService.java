@@ -49,4 +49,14 @@ final class StrictTlsExchangeService extends ExchangeService {
     }
     return RegistryBuilder.<ConnectionSocketFactory>create().register("https", f).build();
   }
+
+  /**
+   * Drops the last request and response that Apache HttpClient keeps in the service's shared
+   * context ("http.request" holds the whole request entity: tens of MB for a large scan). With one
+   * long-lived service per worker thread, each idle worker would otherwise pin its last message.
+   */
+  void forgetLastExchange() {
+    httpContext.removeAttribute(org.apache.http.protocol.HttpCoreContext.HTTP_REQUEST);
+    httpContext.removeAttribute(org.apache.http.protocol.HttpCoreContext.HTTP_RESPONSE);
+  }
 }
