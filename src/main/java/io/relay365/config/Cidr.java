@@ -45,6 +45,14 @@ public final class Cidr {
     } catch (UnknownHostException e) {
       throw new IllegalArgumentException("is not an IP address or network");
     }
+    if (addr.contains(":") && bytes.length == 4) {
+      // the JDK reads "::ffff:a.b.c.d" as plain IPv4: restore the IPv6 form, so that /96+ prefixes apply
+      byte[] v6 = new byte[16];
+      v6[10] = (byte) 0xff;
+      v6[11] = (byte) 0xff;
+      System.arraycopy(bytes, 0, v6, 12, 4);
+      bytes = v6;
+    }
     int max = bytes.length * 8;
     int p = max;
     if (slash >= 0) {

@@ -162,8 +162,9 @@ final class Verbs {
       return name;
     }
 
-    static String argument(String line) {
-      return line.length() > 4 ? line.substring(4).strip() : "";
+    /** The text after the verb. */
+    String argument(String line) {
+      return line.length() > name.length() ? line.substring(name.length()).strip() : "";
     }
   }
 
