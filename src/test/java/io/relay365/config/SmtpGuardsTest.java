@@ -34,11 +34,18 @@ class SmtpGuardsTest {
     return TestConfigs.failure(TestConfigs.write(dir, keys), Map.of());
   }
 
-  private Path pem() throws Exception {
+  private static String pemText;
+
+  @org.junit.jupiter.api.BeforeAll
+  static void certificate() throws Exception {
     CertificateAuthority ca = CertificateAuthority.generate("t", Duration.ofDays(1));
     CertificateAuthority.Issued c = ca.issueServer(List.of("relay.example.com"), List.of(), Duration.ofDays(1));
+    pemText = c.certificatePem() + c.keyPem();
+  }
+
+  private Path pem() throws Exception {
     Path p = dir.resolve("smtp.pem");
-    Files.writeString(p, c.certificatePem() + c.keyPem());
+    Files.writeString(p, pemText);
     return p;
   }
 
