@@ -31,7 +31,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  * hang, a crash (an exception other than a reply), a session thread left behind, or two messages
  * where one was sent.
  */
-class FrontDoorProperties {
+class FrontDoorPropertiesTest {
   private static Path dir;
   private static Spool spool;
   private static SmtpListener listener;
