@@ -24,6 +24,20 @@ final class Keys {
       "smtp.max-recipients",
       "smtp.max-connections",
       "smtp.timeout",
+      "smtp.session-timeout",
+      "smtp.max-connections-per-client",
+      "smtp.max-errors",
+      "smtp.max-line-length",
+      "smtp.bare-lf",
+      "smtp.allowed-networks",
+      "smtp.allowed-senders",
+      "smtp.tls.cert-file",
+      "smtp.tls.key-file",
+      "smtp.tls.implicit-listen",
+      "smtp.tls.required",
+      "smtp.auth.users-file",
+      "smtp.auth.without-tls-networks",
+      "smtp.auth.failure-delay",
       "spool.dir",
       "microsoft.tenant-id",
       "microsoft.client-id",
@@ -56,7 +70,7 @@ final class Keys {
 
   /** Sections: a YAML mapping under one of these names holds more keys. */
   static final Set<String> SECTIONS =
-      Set.of("smtp", "spool", "microsoft", "microsoft.certificate", "ews", "sender", "delivery");
+      Set.of("smtp", "smtp.tls", "smtp.auth", "spool", "microsoft", "microsoft.certificate", "ews", "sender", "delivery");
 
   /** RELAY365_SMTP_LISTEN -> smtp.listen, for every known key. */
   static final Map<String, String> BY_ENV;

@@ -20,7 +20,78 @@ public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sen
       long maxMessageSize,        // smtp.max-message-size (default 35 MB: Exchange Online's default send limit)
       int maxRecipients,          // smtp.max-recipients (default 100)
       int maxConnections,         // smtp.max-connections (default 50)
-      Duration timeout) {}        // smtp.timeout: idle time per command before 421 (default 5m, RFC 5321 4.5.3.2)
+      Duration timeout,           // smtp.timeout: idle time per command before 421 (default 5m, RFC 5321 4.5.3.2)
+      Duration sessionTimeout,    // smtp.session-timeout: longest connection, whatever it does (default 30m)
+      int maxConnectionsPerClient, // smtp.max-connections-per-client (default 10)
+      int maxErrors,              // smtp.max-errors: 5xx replies in one connection before 421 and close (default 10)
+      int maxLineLength,          // smtp.max-line-length: longest command line with CRLF (default 1000)
+      BareLf bareLf,              // smtp.bare-lf: normalize (default) | reject
+      List<Cidr> allowedNetworks, // smtp.allowed-networks: may relay without AUTH (default 127.0.0.0/8, ::1)
+      Tls tls,                    // smtp.tls.*; null = no TLS
+      Auth auth,                  // smtp.auth.*; null = no AUTH
+      Senders senders) {          // smtp.allowed-senders (default: no restriction)
+
+    /** The defaults of every setting after the first seven (the loader's defaults). */
+    public Smtp(String listenHost, int listenPort, String hostname, long maxMessageSize, int maxRecipients,
+        int maxConnections, Duration timeout) {
+      this(listenHost, listenPort, hostname, maxMessageSize, maxRecipients, maxConnections, timeout,
+          Duration.ofMinutes(30), Math.min(10, maxConnections), 10, 1000, BareLf.NORMALIZE, LOOPBACK, null, null,
+          Senders.NONE);
+    }
+
+    /** 127.0.0.0/8 and ::1: this host only. */
+    public static final List<Cidr> LOOPBACK = List.of(Cidr.parse("127.0.0.0/8"), Cidr.parse("::1"));
+
+    public Smtp withAllowedNetworks(List<Cidr> networks) {
+      return new Smtp(listenHost, listenPort, hostname, maxMessageSize, maxRecipients, maxConnections, timeout,
+          sessionTimeout, maxConnectionsPerClient, maxErrors, maxLineLength, bareLf, networks, tls, auth, senders);
+    }
+
+    public Smtp withTls(Tls t) {
+      return new Smtp(listenHost, listenPort, hostname, maxMessageSize, maxRecipients, maxConnections, timeout,
+          sessionTimeout, maxConnectionsPerClient, maxErrors, maxLineLength, bareLf, allowedNetworks, t, auth, senders);
+    }
+
+    public Smtp withAuth(Auth a) {
+      return new Smtp(listenHost, listenPort, hostname, maxMessageSize, maxRecipients, maxConnections, timeout,
+          sessionTimeout, maxConnectionsPerClient, maxErrors, maxLineLength, bareLf, allowedNetworks, tls, a, senders);
+    }
+
+    public Smtp withSenders(Senders s) {
+      return new Smtp(listenHost, listenPort, hostname, maxMessageSize, maxRecipients, maxConnections, timeout,
+          sessionTimeout, maxConnectionsPerClient, maxErrors, maxLineLength, bareLf, allowedNetworks, tls, auth, s);
+    }
+
+    public Smtp withLimits(Duration session, int perClient, int errors, int lineLength, BareLf lf) {
+      return new Smtp(listenHost, listenPort, hostname, maxMessageSize, maxRecipients, maxConnections, timeout,
+          session, perClient, errors, lineLength, lf, allowedNetworks, tls, auth, senders);
+    }
+  }
+
+  /** smtp.bare-lf: what to do with a CR or LF that is not part of a CRLF pair inside DATA. */
+  public enum BareLf { NORMALIZE, REJECT }
+
+  /** smtp.tls.*: PEM certificate chain and key; implicitHost null = no implicit-TLS listener. */
+  public record Tls(
+      Path certFile,              // smtp.tls.cert-file
+      Path keyFile,               // smtp.tls.key-file (may be the same file)
+      String implicitHost,        // smtp.tls.implicit-listen, host part; null = none
+      int implicitPort,           // smtp.tls.implicit-listen, port part (0 = ephemeral, tests only)
+      boolean required) {}        // smtp.tls.required: every command but EHLO/HELO/STARTTLS/NOOP/QUIT needs TLS
+
+  /** smtp.auth.*: SMTP AUTH PLAIN/LOGIN against a users file. */
+  public record Auth(
+      Path usersFile,             // smtp.auth.users-file
+      List<Cidr> plainNetworks,   // smtp.auth.without-tls-networks: may AUTH before STARTTLS (default none)
+      Duration failureDelay) {}   // smtp.auth.failure-delay: first delay after a failure, doubling (default 1s)
+
+  /**
+   * smtp.allowed-senders: envelope senders allowed per AUTH user ("user:NAME" keys) and per client
+   * network. Values are addresses, "@domain" or "<>" (the null sender); lower-case, domains in ASCII.
+   */
+  public record Senders(Map<String, List<String>> byUser, Map<Cidr, List<String>> byNetwork) {
+    public static final Senders NONE = new Senders(Map.of(), Map.of());
+  }
 
   /** spool.*: where accepted mail waits. */
   public record Spool(Path dir) {} // spool.dir (default /var/lib/relay365/spool)

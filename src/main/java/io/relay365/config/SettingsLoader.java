@@ -104,16 +104,20 @@ public final class SettingsLoader {
       }
       size = parsed;
     }
-    return new Smtp(host, port, hostname, size,
+    Smtp basic = new Smtp(host, port, hostname, size,
         orDefault(src.integer("smtp.max-recipients", 1, 1000,
             " (Exchange Online allows at most 1000 recipients per message, 500 by default)"), 100),
         orDefault(src.integer("smtp.max-connections", 1, 10_000, ""), 50),
         duration(src, "smtp.timeout", Duration.ofMinutes(5)));
+    return SmtpGuards.load(src, basic, Instant.now());
   }
 
   /** host:port or [v6]:port; returns the host without brackets and the port. */
   private static String[] listen(Source src, String s) {
-    String key = "smtp.listen";
+    return listen(src, "smtp.listen", s);
+  }
+
+  static String[] listen(Source src, String key, String s) {
     String forms = "; write host:port, e.g. 127.0.0.1:2525 (this host only), 0.0.0.0:25 (every IPv4 address)"
         + " or [::1]:2525 (IPv6 in brackets)";
     String host;
@@ -423,7 +427,7 @@ public final class SettingsLoader {
     return Collections.unmodifiableMap(out);
   }
 
-  private static Duration duration(Source src, String key, Duration dflt) {
+  static Duration duration(Source src, String key, Duration dflt) {
     Object v = src.scalar(key);
     if (v == null) {
       return dflt;
@@ -472,6 +476,7 @@ public final class SettingsLoader {
     line(out, "smtp.max-recipients", smtp.maxRecipients());
     line(out, "smtp.max-connections", smtp.maxConnections());
     line(out, "smtp.timeout", Values.formatDuration(smtp.timeout()));
+    SmtpGuards.describe(smtp, (k, v) -> line(out, k, v));
     line(out, "spool.dir", s.spool().dir());
     Microsoft ms = s.microsoft();
     line(out, "microsoft.tenant-id", ms.tenantId());

@@ -203,6 +203,113 @@ final class Source {
     return m;
   }
 
+  /** true/false; YAML booleans, or true/false/yes/no/on/off as text (the environment). */
+  Boolean bool(String key) {
+    Object v = values.get(key);
+    if (v == null) {
+      return null;
+    }
+    if (v instanceof Boolean b) {
+      return b;
+    }
+    if (v instanceof String s) {
+      switch (s.strip().toLowerCase(java.util.Locale.ROOT)) {
+        case "true": case "yes": case "on": return true;
+        case "false": case "no": case "off": return false;
+        default: break;
+      }
+    }
+    throw new ConfigException(key, kindOrValue(key, v) + where(key) + " is not true or false; write true or false");
+  }
+
+  /** A YAML list of text values, or one text value with items separated by commas or spaces (the environment). */
+  java.util.List<String> list(String key) {
+    Object v = values.get(key);
+    if (v == null) {
+      return null;
+    }
+    java.util.List<String> out = new java.util.ArrayList<>();
+    if (v instanceof JsonArray a) {
+      for (Object o : a) {
+        if (!(o instanceof String s)) {
+          throw new ConfigException(key, "has an item that is " + (o == null ? "empty" : kind(key, o))
+              + "; write each item as text, e.g. - 10.1.0.0/16");
+        }
+        if (!s.isBlank()) {
+          out.add(s.strip());
+        }
+      }
+    } else if (v instanceof String s) {
+      for (String item : s.split("[,\\s]+")) {
+        if (!item.isEmpty()) {
+          out.add(item);
+        }
+      }
+    } else {
+      throw new ConfigException(key, "expected a list, but YAML read " + kind(key, v)
+          + "; write one \"- item\" per line below the key, or items separated by commas");
+    }
+    return out;
+  }
+
+  /**
+   * A mapping of text keys to lists (smtp.allowed-senders): YAML "key: [a, b]" or "key: a, b", or from
+   * the environment "key=a b;key2=c" (entries separated by ';', items by commas or spaces).
+   */
+  Map<String, java.util.List<String>> mapOfLists(String key) {
+    Object v = values.get(key);
+    if (v == null) {
+      return null;
+    }
+    Map<String, java.util.List<String>> m = new LinkedHashMap<>();
+    if (v instanceof JsonObject o) {
+      for (Map.Entry<String, Object> e : o) {
+        Object val = e.getValue();
+        java.util.List<String> items = new java.util.ArrayList<>();
+        if (val instanceof String s) {
+          items.addAll(split(s));
+        } else if (val instanceof JsonArray a) {
+          for (Object item : a) {
+            if (item instanceof String s) {
+              items.addAll(split(s));
+            }
+          }
+        }
+        if (items.isEmpty()) {
+          throw new ConfigException(key, "entry " + Messages.show(e.getKey()) + where(key)
+              + " lists no sender; write e.g. \"10.1.0.0/16\": \"@example.com, printer@example.org\"");
+        }
+        m.put(e.getKey().strip(), items);
+      }
+    } else if (v instanceof String s) {
+      for (String entry : s.split(";")) {
+        if (entry.isBlank()) {
+          continue;
+        }
+        int eq = entry.indexOf('=');
+        if (eq < 0) {
+          throw new ConfigException(key, "entry " + Messages.show(entry.strip()) + where(key)
+              + " has no '='; write user:NAME=a@example.com;10.1.0.0/16=@example.com");
+        }
+        m.put(entry.substring(0, eq).strip(), split(entry.substring(eq + 1)));
+      }
+    } else {
+      throw new ConfigException(key, "expected a mapping of user:NAME or network to senders, but YAML read "
+          + kind(key, v) + "; write one \"key: senders\" per line below the key");
+    }
+    return m;
+  }
+
+  private static java.util.List<String> split(String s) {
+    java.util.List<String> out = new java.util.ArrayList<>();
+    for (String item : s.split("[,\\s]+")) {
+      if (!item.isEmpty()) {
+        out.add(item);
+      }
+    }
+    return out;
+  }
+
   private static String kind(String key, Object v) {
     boolean secret = Keys.SECRETS.contains(key);
     if (v instanceof JsonObject) {

@@ -21,7 +21,8 @@ import org.subethamail.smtp.server.SMTPServer;
  * The SMTP listener the devices talk to (subethasmtp 7.2.2, one blocking thread per session).
  * Accepted messages go to the {@link Spool}; {@code onQueued} is told of each after its durable commit.
  * Limits come from {@code smtp.*}: SIZE is advertised and enforced while streaming (the library only
- * advertises it), recipients, connections and the idle timeout are left to the library.
+ * advertises it); access control, TLS, AUTH and the protocol rules are {@link FrontDoor}'s. With
+ * smtp.tls.implicit-listen a second listener speaks TLS from the first byte (its own session pool).
  */
 public final class SmtpListener implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(SmtpListener.class);
@@ -35,6 +36,8 @@ public final class SmtpListener implements AutoCloseable {
   private final Consumer<Envelope> onQueued;
   private SMTPServer server;
   private ThreadPoolExecutor sessions;
+  private SMTPServer tlsServer;
+  private ThreadPoolExecutor tlsSessions;
   private boolean closed;
 
   public SmtpListener(Settings.Smtp smtp, Spool spool, Consumer<Envelope> onQueued) {
@@ -46,30 +49,61 @@ public final class SmtpListener implements AutoCloseable {
       throw new IllegalArgumentException("smtp.max-message-size must be > 0");
     }
     Objects.requireNonNull(smtp.hostname(), "smtp.hostname");
+    new Access(smtp); // refuses an open-relay network list before anything listens
   }
 
   public synchronized void start() throws IOException {
     if (server != null) {
       throw new IllegalStateException("already started");
     }
+    TlsLayer tls = smtp.tls() == null ? null : TlsLayer.fromPem(smtp.tls());
+    FrontDoor door = new FrontDoor(smtp, tls);
+    sessions = pool("smtp-session-");
+    server = build(door, smtp.listenHost(), smtp.listenPort(), false, sessions, "smtp-listener");
+    if (tls != null && smtp.tls().implicitHost() != null) {
+      tlsSessions = pool("smtps-session-");
+      try {
+        tlsServer = build(door, smtp.tls().implicitHost(), smtp.tls().implicitPort(), true, tlsSessions,
+            "smtps-listener");
+      } catch (IOException e) {
+        stopQuietly(server);
+        server = null;
+        throw e;
+      }
+    }
+    log.info("SMTP listening on {}:{}{} as {} (max message {} bytes, {} recipients, {} connections, {} per client,"
+        + " timeout {}, session {}, relay without AUTH from {}, AUTH {}, TLS {})",
+        smtp.listenHost(), server.getPortAllocated(),
+        tlsServer == null ? "" : " and implicit TLS on " + smtp.tls().implicitHost() + ":" + tlsServer.getPortAllocated(),
+        smtp.hostname(), smtp.maxMessageSize(), smtp.maxRecipients(), smtp.maxConnections(),
+        smtp.maxConnectionsPerClient(), smtp.timeout(), smtp.sessionTimeout(), smtp.allowedNetworks(),
+        smtp.auth() == null ? "off" : "on", tls == null ? "off" : smtp.tls().required() ? "required" : "offered");
+  }
+
+  private ThreadPoolExecutor pool(String prefix) {
     AtomicInteger n = new AtomicInteger();
     // subethasmtp 7.2.2 accepts up to maxConnections + 10 sockets (a semaphore taken before accept());
     // sessions beyond maxConnections run only to answer "421 Too many connections, try again later",
     // which they can do only if they get a thread: with exactly maxConnections threads they would wait
     // silently in the queue. Further clients wait in the kernel's accept backlog.
     int threads = smtp.maxConnections() + ACCEPT_SLACK;
-    sessions = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
+    ThreadPoolExecutor p = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS,
         new LinkedBlockingQueue<>(), r -> {
-          Thread t = new Thread(r, "smtp-session-" + n.incrementAndGet());
+          Thread t = new Thread(r, prefix + n.incrementAndGet());
           t.setDaemon(true);
           return t;
         });
-    sessions.allowCoreThreadTimeOut(true);
+    p.allowCoreThreadTimeOut(true);
+    return p;
+  }
+
+  private SMTPServer build(FrontDoor door, String host, int port, boolean implicitTls, ThreadPoolExecutor pool,
+      String threadName) throws IOException {
     long maxSize = smtp.maxMessageSize();
     String hostname = smtp.hostname();
     SecureRandom random = new SecureRandom();
-    SMTPServer s = SMTPServer.port(smtp.listenPort())
-        .bindAddress(InetAddress.getByName(smtp.listenHost()))
+    SMTPServer.Builder b = SMTPServer.port(port)
+        .bindAddress(InetAddress.getByName(host))
         .hostName(hostname) // set explicitly: the default does a DNS lookup at build()
         .softwareName("relay365")
         .maxMessageSize((int) Math.min(maxSize, Integer.MAX_VALUE))
@@ -77,23 +111,27 @@ public final class SmtpListener implements AutoCloseable {
         .maxConnections(smtp.maxConnections())
         .connectionTimeoutMs((int) Math.min(smtp.timeout().toMillis(), Integer.MAX_VALUE))
         .insertReceivedHeaders(false) // we add our own, with the queue id
-        .executorService(sessions)
-        .serverThreadName("smtp-listener")
+        .executorService(pool)
+        .serverThreadName(threadName)
+        .serverSocketFactory(() -> door.serverSocket(implicitTls))
+        .sessionHandler(door.sessions())
+        // enableTLS only makes the library's STARTTLS usable; ours (Verbs.StartTls) replaces it
+        .enableTLS(door.tls() != null)
         .messageHandlerFactory(ctx -> new SpoolingHandler(ctx, spool, onQueued, maxSize, hostname,
-            () -> Long.toString(random.nextLong() >>> 1, 36)))
-        .build();
+            () -> Long.toString(random.nextLong() >>> 1, 36), smtp.bareLf()));
+    if (door.authentication() != null) {
+      b.authenticationHandlerFactory(door.authentication());
+    }
+    SMTPServer s = b.build();
+    Verbs.install(s.getCommandHandler(), door);
     try {
       s.start();
     } catch (RuntimeException e) {
-      sessions.shutdownNow();
+      pool.shutdownNow();
       Throwable cause = e.getCause() != null ? e.getCause() : e;
-      throw new IOException("Cannot listen for SMTP on " + smtp.listenHost() + ":" + smtp.listenPort() + ": " + cause,
-          cause);
+      throw new IOException("Cannot listen for SMTP on " + host + ":" + port + ": " + cause, cause);
     }
-    server = s;
-    log.info("SMTP listening on {}:{} as {} (max message {} bytes, {} recipients, {} connections, timeout {})",
-        smtp.listenHost(), s.getPortAllocated(), hostname, maxSize, smtp.maxRecipients(), smtp.maxConnections(),
-        smtp.timeout());
+    return s;
   }
 
   /** The bound port (the ephemeral one when listenPort is 0). */
@@ -102,6 +140,22 @@ public final class SmtpListener implements AutoCloseable {
       throw new IllegalStateException("not started");
     }
     return server.getPortAllocated();
+  }
+
+  /** The bound implicit-TLS port, or -1 when smtp.tls.implicit-listen is not set. */
+  public synchronized int implicitTlsPort() {
+    if (server == null) {
+      throw new IllegalStateException("not started");
+    }
+    return tlsServer == null ? -1 : tlsServer.getPortAllocated();
+  }
+
+  private static void stopQuietly(SMTPServer s) {
+    try {
+      s.stop();
+    } catch (RuntimeException e) {
+      log.warn("SMTP stop: {}", e.toString());
+    }
   }
 
   /**
@@ -116,26 +170,26 @@ public final class SmtpListener implements AutoCloseable {
       return;
     }
     closed = true;
-    SMTPServer s = server;
-    Thread stopper = new Thread(() -> {
-      try {
-        s.stop();
-      } catch (RuntimeException e) {
-        log.warn("SMTP stop: {}", e.toString());
-      }
-    }, "smtp-stop");
+    stop(server, sessions, "smtp-stop");
+    if (tlsServer != null) {
+      stop(tlsServer, tlsSessions, "smtps-stop");
+    }
+  }
+
+  private static void stop(SMTPServer s, ThreadPoolExecutor pool, String name) {
+    Thread stopper = new Thread(() -> stopQuietly(s), name);
     stopper.setDaemon(true);
     stopper.start();
     try {
       stopper.join(STOP_TIMEOUT.toMillis());
       if (stopper.isAlive()) {
         log.warn("SMTP sessions still busy after {}; interrupting them", STOP_TIMEOUT);
-        sessions.shutdownNow();
+        pool.shutdownNow();
         stopper.join(1000);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      sessions.shutdownNow();
+      pool.shutdownNow();
     }
   }
 }

@@ -1,5 +1,6 @@
 package io.relay365.receive;
 
+import io.relay365.config.Settings.BareLf;
 import io.relay365.store.Envelope;
 import io.relay365.store.Incoming;
 import io.relay365.store.Spool;
@@ -33,6 +34,7 @@ final class SpoolingHandler implements MessageHandler {
 
   static final String TOO_BIG = "5.3.4 Message size exceeds fixed maximum message size";
   static final String QUEUE_FAILED = "4.3.0 Failed to queue message, try again later";
+  static final String BARE_LINE_END = "5.5.2 Message refused: bare CR or LF in the content; lines must end in CRLF";
 
   private final MessageContext ctx;
   private final Spool spool;
@@ -40,6 +42,7 @@ final class SpoolingHandler implements MessageHandler {
   private final long maxMessageSize;
   private final String hostname;
   private final IdRandom random;
+  private final BareLf bareLf;
   private String sender = "";
   private final List<String> recipients = new ArrayList<>();
 
@@ -50,6 +53,12 @@ final class SpoolingHandler implements MessageHandler {
 
   SpoolingHandler(MessageContext ctx, Spool spool, Consumer<Envelope> onQueued, long maxMessageSize, String hostname,
       IdRandom random) {
+    this(ctx, spool, onQueued, maxMessageSize, hostname, random, BareLf.NORMALIZE);
+  }
+
+  SpoolingHandler(MessageContext ctx, Spool spool, Consumer<Envelope> onQueued, long maxMessageSize, String hostname,
+      IdRandom random, BareLf bareLf) {
+    this.bareLf = bareLf;
     this.ctx = ctx;
     this.spool = spool;
     this.onQueued = onQueued;
@@ -75,6 +84,7 @@ final class SpoolingHandler implements MessageHandler {
     String helo = ctx.getHelo().orElse("");
     Incoming incoming = null;
     MessageIdInserter body = null;
+    LineEndings lines = null;
     IOException spoolError = null;
     boolean tooBig = false;
     long received = 0;
@@ -84,6 +94,7 @@ final class SpoolingHandler implements MessageHandler {
         OutputStream out = incoming.body();
         out.write(TraceHeaders.received(helo, client, hostname, incoming.id(), recipients.get(0), ZonedDateTime.now()));
         body = new MessageIdInserter(out, TraceHeaders.messageId(incoming.id(), random.next(), hostname));
+        lines = new LineEndings(body);
       } catch (IOException e) {
         spoolError = e;
       }
@@ -103,12 +114,13 @@ final class SpoolingHandler implements MessageHandler {
           continue;
         }
         try {
-          body.write(buf, 0, n);
+          lines.write(buf, 0, n);
         } catch (IOException e) {
           spoolError = e;
           incoming = closeQuietly(incoming);
         }
       }
+      Verbs.noteEarlyTalker(ctx);
       if (tooBig) {
         log.info("Rejected message from {} ({}): {} bytes or more, limit {}", client, sender, received, maxMessageSize);
         throw reject(552, TOO_BIG);
@@ -117,6 +129,17 @@ final class SpoolingHandler implements MessageHandler {
       try {
         if (spoolError != null) {
           throw spoolError;
+        }
+        lines.finish();
+        if (lines.changed()) {
+          // Only CRLF.CRLF ended the data (subethasmtp's reader); these line ends were content (models.md, smuggling)
+          MAIL_LOG.info("bare-line-ends client={} from={} bare-lf={} bare-cr={} action={}", client,
+              sender.isEmpty() ? "<>" : Access.logSafe(sender), lines.bareLf(), lines.bareCr(),
+              bareLf == BareLf.REJECT ? "rejected" : "normalized");
+          if (bareLf == BareLf.REJECT) {
+            incoming = closeQuietly(incoming);
+            throw reject(550, BARE_LINE_END);
+          }
         }
         body.finish();
         envelope = incoming.commit(sender, recipients, client, helo);

@@ -12,15 +12,34 @@ import java.net.Socket;
 
 /** A raw SMTP client for transcript tests: send a line, expect a reply code (ServerTestCase style). */
 final class SmtpDialog implements AutoCloseable {
-  private final Socket socket;
-  private final BufferedReader in;
-  private final OutputStream out;
+  private Socket socket;
+  private BufferedReader in;
+  private OutputStream out;
 
   SmtpDialog(int port) throws IOException {
-    socket = new Socket(InetAddress.getLoopbackAddress(), port);
+    this(new Socket(InetAddress.getLoopbackAddress(), port));
+  }
+
+  /** Over a socket already connected (e.g. an SSLSocket to the implicit-TLS port). */
+  SmtpDialog(Socket connected) throws IOException {
+    use(connected);
+  }
+
+  private void use(Socket s) throws IOException {
+    socket = s;
     socket.setSoTimeout(20_000);
     in = new BufferedReader(new InputStreamReader(socket.getInputStream(), ISO_8859_1));
     out = socket.getOutputStream();
+  }
+
+  /** STARTTLS, expecting 220, then the handshake; returns the negotiated protocol. */
+  String startTls(javax.net.ssl.SSLSocketFactory factory) throws IOException {
+    send("STARTTLS").expect("220");
+    javax.net.ssl.SSLSocket tls = (javax.net.ssl.SSLSocket) factory.createSocket(socket, "localhost",
+        socket.getPort(), true);
+    tls.startHandshake();
+    use(tls);
+    return tls.getSession().getProtocol();
   }
 
   /** Sends one command line; CRLF is added. */

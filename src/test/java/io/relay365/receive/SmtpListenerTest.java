@@ -202,7 +202,7 @@ class SmtpListenerTest {
       d.raw(data.toString().getBytes(ISO_8859_1));
       assertThat(d.expect("552")).isEqualTo("552 5.3.4 Message size exceeds fixed maximum message size");
       // The very next reply answers our NOOP: nothing of the tail ran as a command.
-      assertThat(d.send("NOOP").expect("250")).isEqualTo("250 Ok");
+      assertThat(d.send("NOOP").expect("250")).isEqualTo("250 2.0.0 Ok");
       // No RSET: the transaction was cleared by the end of DATA (RFC 5321 4.1.1.4), works around the
       // library's "503 Sender already specified".
       d.begin("a@example.com", "a@example.com");
@@ -236,23 +236,26 @@ class SmtpListenerTest {
   }
 
   @Test
-  void bareLineFeedsPassThroughUntouchedForNow() throws IOException {
-    // Current behaviour, to change with the line-ending issue: dot-stuffing is only undone after CRLF,
-    // and a bare LF (Python's smtplib.data() with "\n" bytes sends exactly this) is not a line end;
-    // "\n.\n" does not end the data either (no smuggling at this layer).
+  void bareLineFeedsAreNormalisedUnstuffedAndNeverEndTheData() throws IOException {
+    // smtp.bare-lf: normalize (the default). "\n.\n" does not end the data (only CRLF.CRLF does); each
+    // bare LF becomes CRLF and the line after it is dot-unstuffed like any other line, so "\n..dot"
+    // is ".dot" and the lone "." line is an empty line (LineEndings).
     start(Spool.open(dir), settings(100));
     try (SmtpDialog d = session()) {
       d.begin("a@example.com", "a@example.com");
       String id = deliver(d, "Message-ID: <d@x>\n\nline\n..dot\n.\nMAIL FROM:<s@x>\r\n.\r\n");
-      assertThat(withoutReceived(id)).isEqualTo("Message-ID: <d@x>\n\nline\n..dot\n.\nMAIL FROM:<s@x>\r\n");
+      assertThat(withoutReceived(id)).isEqualTo("Message-ID: <d@x>\r\n\r\nline\r\n.dot\r\n\r\nMAIL FROM:<s@x>\r\n");
     }
+    assertThat(queued).hasSize(1);
+    assertThat(mailLog.list).extracting(ILoggingEvent::getFormattedMessage)
+        .contains("bare-line-ends client=127.0.0.1 from=a@example.com bare-lf=5 bare-cr=0 action=normalized");
   }
 
   @Test
   void messageIdIsAddedOnlyWhenMissingAndTheRestIsByteIdentical() throws IOException {
     start(Spool.open(dir), settings(100));
     String original = "From: dev@example.com\r\nSubject: no id\r\n\r\nbody\r\nMessage-ID: <in-body@x>\r\n";
-    String withId = "From: dev@example.com\r\nmessage-id: <kept@dev>\r\n\r\nbody\n bare LF kept\r\n";
+    String withId = "From: dev@example.com\r\nmessage-id: <kept@dev>\r\n\r\nbody\r\n CRLF kept\r\n";
     String headersOnly = "From: dev@example.com\r\nSubject: no body\r\n";
     String added;
     String kept;
@@ -290,7 +293,9 @@ class SmtpListenerTest {
       d.send("MAIL FROM:<a@example.com>").expect("250");
       d.send("RCPT TO:<1@example.com>").expect("250");
       d.send("RCPT TO:<2@example.com>").expect("250");
-      assertThat(d.send("RCPT TO:<3@example.com>").expect("452")).contains("too many recipients");
+      assertThat(d.send("RCPT TO:<3@example.com>").expect("452")).isEqualTo("452 4.5.3 Too many recipients");
+      d.send("DATA").expect("354"); // the two accepted recipients still get the message
+      deliver(d, "Subject: two\r\n\r\nx\r\n.\r\n");
     }
   }
 
