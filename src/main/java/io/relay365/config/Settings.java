@@ -36,7 +36,14 @@ public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sen
       Path caFile,                // microsoft.ca-file: extra PEM CAs trusted besides the system's; null = none
       String scope,               // microsoft.scope (default: the EWS URL's origin + "/.default")
       Duration timeout,           // microsoft.timeout: connect/read timeout of token requests (default 30s)
-      java.time.LocalDate secretExpires) {} // microsoft.secret-expires: the client secret's expiry date, for warnings; null = not set
+      java.time.LocalDate secretExpires) { // microsoft.secret-expires: the client secret's expiry date, for warnings; null = not set
+
+    /** Without microsoft.secret-expires (as before it existed). */
+    public Microsoft(String tenantId, String clientId, Secret clientSecret, Certificate certificate, String loginUrl,
+        Path caFile, String scope, Duration timeout) {
+      this(tenantId, clientId, clientSecret, certificate, loginUrl, caFile, scope, timeout, null);
+    }
+  }
 
   /** microsoft.certificate.*: PKCS#12 (file + password) or PEM (file holds cert, key-file holds key; key may be in file too). */
   public record Certificate(Path file, Path keyFile, Secret password) {}
