@@ -67,7 +67,9 @@ final class StatusPage {
     b.append("</section>");
 
     if (!v.alerts().isEmpty() || (v.token() != null && !v.token().ok())) {
-      b.append("<section id=\"alerts\"><h2>Alerts: an administrator must act</h2><ul class=\"alerts\">");
+      b.append("<section id=\"alerts\"><h2>Alerts: an administrator must act</h2>")
+          .append("<p>Mail stays queued meanwhile. <code>relay365 doctor</code> names the setup step that fixes")
+          .append(" each one.</p><ul class=\"alerts\">");
       if (v.token() != null && !v.token().ok()) {
         b.append("<li><strong>token</strong> ").append(esc(v.token().problem())).append("</li>");
       }
