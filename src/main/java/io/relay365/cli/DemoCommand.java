@@ -57,6 +57,7 @@ public final class DemoCommand implements Callable<Integer> {
       out.println("sandbox  token endpoint " + sandbox.loginUrl() + ", EWS " + sandbox.ewsUrl());
       Settings settings = SettingsLoader.load(sandbox.writeRelayConfig(), Map.of(
           "RELAY365_SMTP_LISTEN", "127.0.0.1:0",
+          "RELAY365_ADMIN_LISTEN", "127.0.0.1:0",
           "RELAY365_SPOOL_DIR", base.resolve("spool").toString()));
       relay = Relay.start(vertx, settings).await(60, TimeUnit.SECONDS);
       out.println("relay    SMTP on 127.0.0.1:" + relay.smtpPort() + ", spool " + settings.spool().dir());

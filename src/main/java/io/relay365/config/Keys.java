@@ -43,6 +43,7 @@ final class Keys {
       "microsoft.client-id",
       "microsoft.client-secret",
       "microsoft.client-secret-file",
+      "microsoft.secret-expires",
       "microsoft.certificate.file",
       "microsoft.certificate.key-file",
       "microsoft.certificate.password",
@@ -60,17 +61,21 @@ final class Keys {
       "sender.map",
       "sender.default-mailbox",
       "delivery.concurrency",
-      "delivery.retry-delay");
+      "delivery.retry-delay",
+      "admin.listen",
+      "admin.token",
+      "admin.token-file");
 
   /** Values that must never be echoed in a message or in describe(). */
-  static final Set<String> SECRETS = Set.of("microsoft.client-secret", "microsoft.certificate.password");
+  static final Set<String> SECRETS = Set.of("microsoft.client-secret", "microsoft.certificate.password", "admin.token");
 
   /** The only key whose value is a mapping rather than a scalar. */
   static final String MAP_KEY = "sender.map";
 
   /** Sections: a YAML mapping under one of these names holds more keys. */
   static final Set<String> SECTIONS =
-      Set.of("smtp", "smtp.tls", "smtp.auth", "spool", "microsoft", "microsoft.certificate", "ews", "sender", "delivery");
+      Set.of("smtp", "smtp.tls", "smtp.auth", "spool", "microsoft", "microsoft.certificate", "ews", "sender", "delivery",
+          "admin");
 
   /** RELAY365_SMTP_LISTEN -> smtp.listen, for every known key. */
   static final Map<String, String> BY_ENV;

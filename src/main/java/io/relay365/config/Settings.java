@@ -10,7 +10,8 @@ import java.util.Map;
  * variables have been merged and every value checked. Immutable; built only by {@link SettingsLoader}.
  * Each key, its default and its meaning are documented in conf/relay365.yaml.
  */
-public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sender sender, Delivery delivery) {
+public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sender sender, Delivery delivery,
+    Admin admin) {
 
   /** smtp.*: the listener the devices talk to. */
   public record Smtp(
@@ -105,7 +106,15 @@ public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sen
       String loginUrl,            // microsoft.login-url (default https://login.microsoftonline.com)
       Path caFile,                // microsoft.ca-file: extra PEM CAs trusted besides the system's; null = none
       String scope,               // microsoft.scope (default: the EWS URL's origin + "/.default")
-      Duration timeout) {}        // microsoft.timeout: connect/read timeout of token requests (default 30s)
+      Duration timeout,           // microsoft.timeout: connect/read timeout of token requests (default 30s)
+      java.time.LocalDate secretExpires) { // microsoft.secret-expires: the client secret's expiry date, for warnings; null = not set
+
+    /** Without microsoft.secret-expires (as before it existed). */
+    public Microsoft(String tenantId, String clientId, Secret clientSecret, Certificate certificate, String loginUrl,
+        Path caFile, String scope, Duration timeout) {
+      this(tenantId, clientId, clientSecret, certificate, loginUrl, caFile, scope, timeout, null);
+    }
+  }
 
   /** microsoft.certificate.*: PKCS#12 (file + password) or PEM (file holds cert, key-file holds key; key may be in file too). */
   public record Certificate(Path file, Path keyFile, Secret password) {}
@@ -132,6 +141,13 @@ public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sen
   public record Delivery(
       int concurrency,            // delivery.concurrency: messages in flight at once (default 8)
       Duration retryDelay) {}     // delivery.retry-delay: wait after a failed attempt (default 1m)
+
+  /** admin.*: the HTTP listener for health checks, metrics and the status page. */
+  public record Admin(
+      boolean enabled,            // admin.listen: "off" disables the listener
+      String listenHost,          // admin.listen, host part (default 127.0.0.1)
+      int listenPort,             // admin.listen, port part (default 8025; 0 = ephemeral, tests only)
+      Secret token) {}            // admin.token or the contents of admin.token-file; null = no token required
 
   /**
    * A secret value that never prints itself: toString() is masked so that it cannot leak

@@ -71,7 +71,46 @@ public final class SettingsLoader {
     Delivery delivery = new Delivery(
         orDefault(src.integer("delivery.concurrency", 1, 1024, ""), 8),
         duration(src, "delivery.retry-delay", Duration.ofMinutes(1)));
-    return new Settings(smtp, spool, microsoft, ews, sender, delivery);
+    return new Settings(smtp, spool, microsoft, ews, sender, delivery, admin(src));
+  }
+
+  /**
+   * admin.*: loopback by default. Anything else must carry a token: the status page names mailboxes
+   * and recipients, and nothing that can reach the port should read them without one.
+   */
+  private static Settings.Admin admin(Source src) {
+    String listen = orDefault(src.string("admin.listen"), "127.0.0.1:8025");
+    boolean inline = src.isSet("admin.token");
+    boolean file = src.isSet("admin.token-file");
+    if (inline && file) {
+      throw new ConfigException("admin.token", "is set together with admin.token-file; keep one (the file is safer)");
+    }
+    Secret token = null;
+    if (inline) {
+      String t = src.string("admin.token");
+      token = t == null ? null : new Secret(t);
+    } else if (file) {
+      token = new Secret(Credentials.readSecretFile("admin.token-file", src.path("admin.token-file"), false));
+    }
+    if (token != null && token.reveal().length() < 16) {
+      throw new ConfigException("admin.token", "is shorter than 16 characters (value not shown); use a long random"
+          + " one, e.g. `openssl rand -hex 32`");
+    }
+    if (listen.equalsIgnoreCase("off") || listen.equalsIgnoreCase("none")) {
+      return new Settings.Admin(false, null, 0, token);
+    }
+    String[] hp = listen(src, "admin.listen", listen, "127.0.0.1:8025");
+    String host = hp[0];
+    if (token == null && !isLoopback(host)) {
+      throw src.bad("admin.listen", "is not a loopback address, and no admin.token-file is set; the status page"
+          + " shows mailboxes and recipients, so set admin.token-file (a long random token) or listen on"
+          + " 127.0.0.1");
+    }
+    return new Settings.Admin(true, host, Integer.parseInt(hp[1]), token);
+  }
+
+  private static boolean isLoopback(String host) {
+    return host.equals("localhost") || host.startsWith("127.") || host.equals("::1");
   }
 
   private static Smtp smtp(Source src, Map<String, String> environment) {
@@ -79,7 +118,7 @@ public final class SettingsLoader {
     int port = 2525;
     String listen = src.string("smtp.listen");
     if (listen != null) {
-      String[] hp = listen(src, listen);
+      String[] hp = listen(src, "smtp.listen", listen, "127.0.0.1:2525");
       host = hp[0];
       port = Integer.parseInt(hp[1]);
     }
@@ -113,13 +152,15 @@ public final class SettingsLoader {
   }
 
   /** host:port or [v6]:port; returns the host without brackets and the port. */
-  private static String[] listen(Source src, String s) {
-    return listen(src, "smtp.listen", s);
+  static String[] listen(Source src, String key, String s) {
+    return listen(src, key, s, "127.0.0.1:465");
   }
 
-  static String[] listen(Source src, String key, String s) {
-    String forms = "; write host:port, e.g. 127.0.0.1:2525 (this host only), 0.0.0.0:25 (every IPv4 address)"
-        + " or [::1]:2525 (IPv6 in brackets)";
+  static String[] listen(Source src, String key, String s, String example) {
+    String forms = key.equals("smtp.listen")
+        ? "; write host:port, e.g. 127.0.0.1:2525 (this host only), 0.0.0.0:25 (every IPv4 address)"
+            + " or [::1]:2525 (IPv6 in brackets)"
+        : "; write host:port, e.g. " + example + " (this host only)" + (key.equals("admin.listen") ? ", or off" : "");
     String host;
     String port;
     if (s.startsWith("[")) {
@@ -259,8 +300,13 @@ public final class SettingsLoader {
       throw src.bad("microsoft.scope", "is not a .default scope; app-only tokens ask for the resource followed"
           + " by /.default, e.g. https://outlook.office365.com/.default (leave it unset to derive it from ews.url)");
     }
+    java.time.LocalDate secretExpires = src.date("microsoft.secret-expires");
+    if (secretExpires != null && secret == null) {
+      throw new ConfigException("microsoft.secret-expires", "is set but no client secret is configured; remove it"
+          + " (a certificate's expiry is read from the certificate itself)");
+    }
     return new Microsoft(tenant, client, secret, certificate, login, caFile, scope,
-        duration(src, "microsoft.timeout", Duration.ofSeconds(30)));
+        duration(src, "microsoft.timeout", Duration.ofSeconds(30)), secretExpires);
   }
 
   private static String tenant(Source src) {
@@ -482,6 +528,7 @@ public final class SettingsLoader {
     line(out, "microsoft.tenant-id", ms.tenantId());
     line(out, "microsoft.client-id", ms.clientId());
     line(out, "microsoft.client-secret", ms.clientSecret() == null ? null : "********");
+    line(out, "microsoft.secret-expires", ms.secretExpires());
     Certificate c = ms.certificate();
     line(out, "microsoft.certificate.file", c == null ? null : c.file());
     line(out, "microsoft.certificate.key-file", c == null ? null : c.keyFile());
@@ -506,6 +553,11 @@ public final class SettingsLoader {
     line(out, "sender.default-mailbox", sender.defaultMailbox());
     line(out, "delivery.concurrency", s.delivery().concurrency());
     line(out, "delivery.retry-delay", Values.formatDuration(s.delivery().retryDelay()));
+    Settings.Admin admin = s.admin();
+    String adminHost = admin.listenHost() != null && admin.listenHost().contains(":") ? "[" + admin.listenHost() + "]"
+        : admin.listenHost();
+    line(out, "admin.listen", admin.enabled() ? adminHost + ":" + admin.listenPort() : "off");
+    line(out, "admin.token", admin.token() == null ? null : "********");
     return out.toString();
   }
 

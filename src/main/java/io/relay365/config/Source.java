@@ -169,6 +169,26 @@ final class Source {
     throw new ConfigException(key, "expected a single value, but YAML read " + kind(key, v));
   }
 
+  /** A calendar date: YYYY-MM-DD as text, or a YAML date (unquoted 2027-03-01). */
+  java.time.LocalDate date(String key) {
+    Object v = values.get(key);
+    if (v == null || v instanceof String s && s.isBlank()) {
+      return null;
+    }
+    if (v instanceof java.time.Instant i) {
+      return i.atOffset(java.time.ZoneOffset.UTC).toLocalDate();
+    }
+    if (v instanceof java.util.Date d) {
+      return d.toInstant().atOffset(java.time.ZoneOffset.UTC).toLocalDate();
+    }
+    String s = v.toString().strip();
+    try {
+      return java.time.LocalDate.parse(s.length() > 10 && s.charAt(10) == 'T' ? s.substring(0, 10) : s);
+    } catch (java.time.format.DateTimeParseException e) {
+      throw bad(key, "is not a date; write it as YYYY-MM-DD, e.g. 2027-03-01");
+    }
+  }
+
   /** sender.map: a YAML mapping, or "addr=mailbox,@domain=mailbox" from the environment. */
   Map<String, String> map(String key) {
     Object v = values.get(key);

@@ -18,7 +18,7 @@ import org.apache.http.conn.ssl.SSLConnectionSocketFactory;
  * field exists, so the factory reaches {@link #createConnectionSocketFactoryRegistry()} through a
  * thread-local set by {@link #create}.
  */
-final class StrictTlsExchangeService extends ExchangeService {
+public final class StrictTlsExchangeService extends ExchangeService {
   private static final ThreadLocal<SSLConnectionSocketFactory> CONSTRUCTING = new ThreadLocal<>();
 
   private final SSLConnectionSocketFactory tls;
@@ -28,7 +28,7 @@ final class StrictTlsExchangeService extends ExchangeService {
     this.tls = CONSTRUCTING.get();
   }
 
-  static StrictTlsExchangeService create(ExchangeVersion version, SSLContext context) {
+  public static StrictTlsExchangeService create(ExchangeVersion version, SSLContext context) {
     return create(version, new SSLConnectionSocketFactory(context));
   }
 

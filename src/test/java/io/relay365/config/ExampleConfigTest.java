@@ -68,7 +68,7 @@ class ExampleConfigTest {
         "RELAY365_MICROSOFT_TENANT_ID", TestConfigs.TENANT,
         "RELAY365_MICROSOFT_CLIENT_ID", TestConfigs.CLIENT,
         "RELAY365_MICROSOFT_CLIENT_SECRET_FILE", dir.resolve("client-secret").toString());
-    Set<String> skip = Set.of("client-secret", "file", "key-file", "password", "password-file", "ca-file",
+    Set<String> skip = Set.of("client-secret", "file", "key-file", "password", "password-file", "ca-file", "token-file",
         "fixed-mailbox", "map", "default-mailbox",
         // need a certificate or a users file to exist (SmtpGuardsTest covers them)
         "cert-file", "implicit-listen", "users-file", "without-tls-networks", "failure-delay", "allowed-senders");
