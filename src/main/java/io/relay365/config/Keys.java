@@ -25,6 +25,8 @@ final class Keys {
       "smtp.max-connections",
       "smtp.timeout",
       "spool.dir",
+      "spool.max-messages",
+      "spool.min-free-disk",
       "microsoft.tenant-id",
       "microsoft.client-id",
       "microsoft.client-secret",
@@ -46,7 +48,13 @@ final class Keys {
       "sender.map",
       "sender.default-mailbox",
       "delivery.concurrency",
-      "delivery.retry-delay");
+      "delivery.per-mailbox-concurrency",
+      "delivery.per-mailbox-rate",
+      "delivery.min-backoff",
+      "delivery.max-backoff",
+      "delivery.max-lifetime",
+      "delivery.dsn",
+      "delivery.postmaster");
 
   /** Values that must never be echoed in a message or in describe(). */
   static final Set<String> SECRETS = Set.of("microsoft.client-secret", "microsoft.certificate.password");
