@@ -8,7 +8,9 @@ import io.relay365.deliver.QueueRunner;
 import io.relay365.deliver.TokenCache;
 import io.relay365.deliver.Transport;
 import io.relay365.receive.SmtpListener;
+import io.relay365.store.Admission;
 import io.relay365.store.Spool;
+import io.relay365.store.SpoolLock;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Clock;
@@ -27,30 +29,54 @@ public final class Relay {
   private final Vertx vertx;
   private final Settings settings;
   private final Spool spool;
+  private final SpoolLock lock;
+  private final MailEvents events;
   private final MsalTokenSource tokenSource;
   private final TokenCache tokens;
   private final Transport transport;
   private final QueueRunner runner;
   private final SmtpListener listener;
 
-  private Relay(Vertx vertx, Settings settings) throws Exception {
+  /** How long a stop lets SMTP transactions in progress finish (systemd's TimeoutStopSec is 90 s). */
+  static final Duration SMTP_DRAIN = Duration.ofSeconds(30);
+
+  private Relay(Vertx vertx, Settings settings, MailEvents events) throws Exception {
     this.vertx = vertx;
     this.settings = settings;
+    this.events = events;
     this.spool = Spool.open(settings.spool().dir());
-    this.tokenSource = new MsalTokenSource(settings.microsoft());
-    this.tokens = new TokenCache(tokenSource, Clock.systemUTC());
-    this.transport = new EwsTransport(vertx, settings.ews(), tokens, settings.microsoft().caFile());
-    this.runner = new QueueRunner(vertx, spool, transport, new MailboxResolver(settings.sender()),
-        settings.delivery(), Clock.systemUTC());
-    this.listener = new SmtpListener(settings.smtp(), spool, runner::submit);
+    // The daemon is the only writer of queue/ while it runs (the queue tool then only leaves requests):
+    this.lock = SpoolLock.tryAcquire(spool.dir()).orElseThrow(() -> new java.io.IOException(
+        "spool " + spool.dir() + " is in use by another relay365 (" + spool.dir().resolve("relay365.lock") + ")"));
+    try {
+      this.tokenSource = new MsalTokenSource(settings.microsoft());
+      this.tokens = new TokenCache(tokenSource, Clock.systemUTC());
+      this.transport = new EwsTransport(vertx, settings.ews(), tokens, settings.microsoft().caFile());
+      this.runner = new QueueRunner(vertx, spool, transport, new MailboxResolver(settings.sender()),
+          settings.delivery(), events, settings.smtp().hostname(), Clock.systemUTC());
+      this.listener = new SmtpListener(settings.smtp(), spool, env -> {
+        events.accepted(env);
+        runner.submit(env);
+      }, Admission.of(spool, settings.spool().maxMessages(), settings.spool().minFreeDisk()));
+    } catch (Exception | Error e) {
+      lock.close();
+      throw e;
+    }
+  }
+
+  public static Future<Relay> start(Vertx vertx, Settings settings) {
+    return start(vertx, settings, MailEvents.NONE);
   }
 
   /**
    * Opens the spool, starts delivering what is already in it, then opens the SMTP port. Fails (and
    * releases everything it opened) if the spool or the port cannot be used.
+   *
+   * @param events told of everything that happens to mail (metrics, status, alerts); never null
    */
-  public static Future<Relay> start(Vertx vertx, Settings settings) {
-    return vertx.executeBlocking(() -> new Relay(vertx, settings), false)
+  public static Future<Relay> start(Vertx vertx, Settings settings, MailEvents events) {
+    java.util.Objects.requireNonNull(events, "events");
+    return vertx.executeBlocking(() -> new Relay(vertx, settings, events), false)
         .compose(r -> r.runner.start()
             .compose(v -> vertx.executeBlocking(() -> {
               r.listener.start();
@@ -72,13 +98,13 @@ public final class Relay {
   }
 
   /**
-   * Stops in the order that loses nothing: close the SMTP port (sessions in DATA finish or get
-   * 421 and keep their copy), let deliveries in flight finish, then release the transport.
-   * Whatever is still spooled is delivered at the next start.
+   * Stops in the order that loses nothing: new MAIL FROM gets 421, SMTP transactions in progress get
+   * {@link #SMTP_DRAIN} to finish, the port closes, deliveries in flight finish, then the transport is
+   * released. Whatever is still spooled is delivered at the next start.
    */
   public Future<Void> stop() {
     return vertx.executeBlocking(() -> {
-      listener.close();
+      listener.close(SMTP_DRAIN);
       return null;
     }, false)
         .compose(v -> runner.stop(Duration.ofSeconds(30)))
@@ -95,6 +121,8 @@ public final class Relay {
       tokenSource.close();
     } catch (RuntimeException e) {
       log.warn("closing the transport: {}", e.toString());
+    } finally {
+      lock.close();
     }
   }
 }
