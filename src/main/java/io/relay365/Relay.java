@@ -44,11 +44,17 @@ public final class Relay {
     this.vertx = vertx;
     this.settings = settings;
     this.events = events;
-    this.spool = Spool.open(settings.spool().dir());
-    // The daemon is the only writer of queue/ while it runs (the queue tool then only leaves requests):
-    this.lock = SpoolLock.tryAcquire(spool.dir()).orElseThrow(() -> new java.io.IOException(
-        "spool " + spool.dir() + " is in use by another relay365 (" + spool.dir().resolve("relay365.lock") + ")"));
+    // The daemon is the only writer of queue/ while it runs (the queue tool then only leaves requests).
+    // Lock first: opening the spool clears tmp/, which would break another daemon's transactions.
+    java.nio.file.Path dir = settings.spool().dir();
+    if (!java.nio.file.Files.isDirectory(dir)) {
+      java.nio.file.Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+          java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+    }
+    this.lock = SpoolLock.tryAcquire(dir).orElseThrow(() -> new java.io.IOException(
+        "spool " + dir + " is in use by another relay365 (" + dir.resolve("relay365.lock") + " is locked)"));
     try {
+      this.spool = Spool.open(dir);
       this.tokenSource = new MsalTokenSource(settings.microsoft());
       this.tokens = new TokenCache(tokenSource, Clock.systemUTC());
       this.transport = new EwsTransport(vertx, settings.ews(), tokens, settings.microsoft().caFile());

@@ -380,6 +380,7 @@ public final class QueueRunner {
         clearAlert("mailbox:" + mailbox);
         clearAlert("token");
         clearAlert("ews");
+        entries.remove(env.id());
         finish(e);
       });
       return;

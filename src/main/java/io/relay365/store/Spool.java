@@ -57,10 +57,16 @@ public final class Spool {
   private final Path dead;
   private final Path control;
   private final FileOps ops;
+  private final boolean readOnly;
   private final QueueIds ids = new QueueIds();
   private final AtomicInteger size = new AtomicInteger();
 
   private Spool(Path dir, FileOps ops) {
+    this(dir, ops, false);
+  }
+
+  private Spool(Path dir, FileOps ops, boolean readOnly) {
+    this.readOnly = readOnly;
     this.dir = dir;
     this.tmp = dir.resolve("tmp");
     this.queue = dir.resolve("queue");
@@ -78,6 +84,25 @@ public final class Spool {
     Spool spool = new Spool(dir.toAbsolutePath().normalize(), ops);
     spool.init();
     return spool;
+  }
+
+  /**
+   * A read-only view of a spool another process (the running daemon) owns: nothing is created, cleaned
+   * or quarantined, and every method that would change the spool throws IllegalStateException. For the
+   * queue tool's list/show while the daemon runs; {@link #size()} is not maintained.
+   */
+  public static Spool view(Path dir) throws IOException {
+    Path d = dir.toAbsolutePath().normalize();
+    if (!Files.isDirectory(d.resolve("queue"))) {
+      throw new NoSuchFileException(d.toString(), null, "not a relay365 spool (no queue/ inside)");
+    }
+    return new Spool(d, FileOps.REAL, true);
+  }
+
+  private void writable() {
+    if (readOnly) {
+      throw new IllegalStateException("read-only view of the spool " + dir);
+    }
   }
 
   private void init() throws IOException {
@@ -134,6 +159,7 @@ public final class Spool {
 
   /** Allocates a new queue id and opens its temp entry. */
   public Incoming begin() throws IOException {
+    writable();
     for (int attempt = 0; ; attempt++) {
       String id = ids.next();
       Path entry = tmp.resolve(id);
@@ -220,6 +246,10 @@ public final class Spool {
 
   /** Moves an unreadable entry to corrupt/ with the reason beside it (Postfix's corrupt queue). */
   private void quarantine(Path entry, String reason) {
+    if (readOnly) {
+      log.debug("not quarantining {} in a read-only view: {}", entry, reason);
+      return;
+    }
     String name = entry.getFileName().toString();
     Path target = corrupt.resolve(name);
     try {
@@ -263,6 +293,7 @@ public final class Spool {
 
   /** Atomically replaces queue/&lt;id&gt;/envelope.json (temp, fsync, rename, fsync dir). */
   public void update(Envelope e) throws IOException {
+    writable();
     Path entry = queue.resolve(QueueIds.check(e.id()));
     if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
       throw new NoSuchFileException(entry.toString(), null, "no such spool entry");
@@ -281,6 +312,7 @@ public final class Spool {
 
   /** Removes the entry (after delivery). Idempotent. */
   public void remove(String id) throws IOException {
+    writable();
     Path entry = queue.resolve(QueueIds.check(id));
     Path doomed = tmp.resolve(id + ".removed-" + ids.random(6));
     try {
@@ -301,13 +333,15 @@ public final class Spool {
    * @return the envelope as buried
    */
   public Envelope bury(Envelope e, String reason) throws IOException {
+    writable();
     Path entry = queue.resolve(QueueIds.check(e.id()));
     if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
       throw new NoSuchFileException(entry.toString(), null, "no such spool entry");
     }
     Envelope buried = e.failed(oneLine(reason), null);
     update(buried);
-    writeDurably(entry.resolve(REASON), (Instant.now() + " " + oneLine(reason) + "\n").getBytes(StandardCharsets.UTF_8));
+    writeDurably(entry.resolve(REASON),
+        (Instant.now() + " " + oneLine(reason) + "\n").getBytes(StandardCharsets.UTF_8));
     Path target = dead.resolve(e.id());
     if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
       target = dead.resolve(e.id() + "-" + ids.random(6));
