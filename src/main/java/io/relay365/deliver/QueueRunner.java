@@ -78,6 +78,7 @@ public final class QueueRunner {
   private final LinkedHashSet<Box> active = new LinkedHashSet<>();   // boxes with a non-empty ready line
   private final LinkedHashSet<String> alerts = new LinkedHashSet<>();
   private int inFlight;
+  private int removing;                                            // delivered, entry being removed
   private long relayHeldUntil;                                     // epoch millis; RELAY-scope configuration
   private long relayTimer = -1;
   private long controlTimer = -1;
@@ -174,7 +175,7 @@ public final class QueueRunner {
       for (Box b : boxes.values()) {
         vertx.cancelTimer(b.wakeTimer);
       }
-      if (inFlight == 0) {
+      if (inFlight == 0 && removing == 0) {
         p.complete();
       } else {
         drained = p;
@@ -369,7 +370,13 @@ public final class QueueRunner {
     String mailbox = e.mailbox;
     events.upstream(outcome.code());
     if (outcome.isDelivered()) {
+      // The delivery slot is free as soon as Exchange answered; removing the entry (a rename and a
+      // directory fsync) runs beside the next deliveries. The entry stays known until it is gone, and
+      // stop() waits for removals too, so a clean stop never leaves a delivered message queued.
+      removing++;
+      finish(e);
       blockingRun(() -> spool.remove(env.id())).onComplete(ar -> {
+        removing--;
         if (ar.failed()) {
           // Delivered but still on disk: it would be sent again at the next start. Say so loudly.
           log.error("delivered id={} but could not remove it from the spool: {}", env.id(), ar.cause().toString());
@@ -381,7 +388,7 @@ public final class QueueRunner {
         clearAlert("token");
         clearAlert("ews");
         entries.remove(env.id());
-        finish(e);
+        checkDrained();
       });
       return;
     }
@@ -576,7 +583,7 @@ public final class QueueRunner {
   }
 
   private void checkDrained() {
-    if (stopping && inFlight == 0 && drained != null) {
+    if (stopping && inFlight == 0 && removing == 0 && drained != null) {
       drained.tryComplete();
     }
   }
