@@ -34,7 +34,7 @@ public final class SmtpListener implements AutoCloseable {
   private final Settings.Smtp smtp;
   private final Spool spool;
   private final Consumer<Envelope> onQueued;
-  private final AdmittingHandler.Door door;
+  private final AdmittingHandler.Door gate;
   private SMTPServer server;
   private ThreadPoolExecutor sessions;
   private boolean closed;
@@ -45,7 +45,7 @@ public final class SmtpListener implements AutoCloseable {
 
   /** @param admission asked at each MAIL FROM; a refusal is answered {@code 452 4.3.1} (back-pressure) */
   public SmtpListener(Settings.Smtp smtp, Spool spool, Consumer<Envelope> onQueued, Admission admission) {
-    this.door = new AdmittingHandler.Door(Objects.requireNonNull(admission, "admission"));
+    this.gate = new AdmittingHandler.Door(Objects.requireNonNull(admission, "admission"));
     this.smtp = Objects.requireNonNull(smtp, "smtp");
     this.spool = Objects.requireNonNull(spool, "spool");
     this.onQueued = Objects.requireNonNull(onQueued, "onQueued");
@@ -88,7 +88,7 @@ public final class SmtpListener implements AutoCloseable {
         .executorService(sessions)
         .serverThreadName("smtp-listener")
         .messageHandlerFactory(ctx -> new AdmittingHandler(new SpoolingHandler(ctx, spool, onQueued, maxSize, hostname,
-            () -> Long.toString(random.nextLong() >>> 1, 36)), door))
+            () -> Long.toString(random.nextLong() >>> 1, 36)), gate))
         .build();
     try {
       s.start();
@@ -123,13 +123,13 @@ public final class SmtpListener implements AutoCloseable {
    * short needlessly), then {@link #close()}.
    */
   public void close(Duration drain) {
-    door.close();
+    gate.close();
     try {
-      if (door.inProgress() > 0) {
-        log.info("waiting up to {} for {} SMTP transaction(s) in progress", drain, door.inProgress());
-        if (!door.awaitIdle(drain)) {
+      if (gate.inProgress() > 0) {
+        log.info("waiting up to {} for {} SMTP transaction(s) in progress", drain, gate.inProgress());
+        if (!gate.awaitIdle(drain)) {
           log.warn("{} SMTP transaction(s) still in progress after {}; closing them (clients get no 250 and"
-              + " keep their copy)", door.inProgress(), drain);
+              + " keep their copy)", gate.inProgress(), drain);
         }
       }
     } catch (InterruptedException e) {
@@ -140,7 +140,7 @@ public final class SmtpListener implements AutoCloseable {
 
   @Override
   public synchronized void close() {
-    door.close();
+    gate.close();
     if (closed || server == null) {
       closed = true;
       return;
