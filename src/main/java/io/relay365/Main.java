@@ -3,6 +3,7 @@ package io.relay365;
 import io.relay365.cli.DemoCommand;
 import io.relay365.cli.DoctorCommand;
 import io.relay365.cli.PasswdCommand;
+import io.relay365.cli.QueueCommand;
 import io.relay365.cli.SandboxCommand;
 import io.relay365.cli.SendTestCommand;
 import io.relay365.cli.ServeCommand;
@@ -12,8 +13,8 @@ import picocli.CommandLine.Command;
 /** Entry point of target/relay365.jar: {@code java -jar relay365.jar <command>}. */
 @Command(name = "relay365", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
     description = "SMTP smarthost that delivers mail from legacy devices to Microsoft 365 with app-only OAuth2.",
-    subcommands = {ServeCommand.class, DemoCommand.class, SandboxCommand.class, DoctorCommand.class,
-        SendTestCommand.class, PasswdCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {ServeCommand.class, DemoCommand.class, SandboxCommand.class, QueueCommand.class,
+        DoctorCommand.class, SendTestCommand.class, PasswdCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
   public static void main(String[] args) {

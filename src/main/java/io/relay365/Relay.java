@@ -3,7 +3,6 @@ package io.relay365;
 import io.relay365.admin.AdminServer;
 import io.relay365.admin.MailLog;
 import io.relay365.admin.Metrics;
-import io.relay365.admin.ObservedTransport;
 import io.relay365.admin.StatusBoard;
 import io.relay365.config.Settings;
 import io.relay365.deliver.EwsTransport;
@@ -13,7 +12,9 @@ import io.relay365.deliver.QueueRunner;
 import io.relay365.deliver.TokenCache;
 import io.relay365.deliver.Transport;
 import io.relay365.receive.SmtpListener;
+import io.relay365.store.Admission;
 import io.relay365.store.Spool;
+import io.relay365.store.SpoolLock;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import java.time.Clock;
@@ -33,6 +34,8 @@ public final class Relay {
   private final Vertx vertx;
   private final Settings settings;
   private final Spool spool;
+  private final SpoolLock lock;
+  private final MailEvents events;
   private final MsalTokenSource tokenSource;
   private final TokenCache tokens;
   private final Transport transport;
@@ -41,34 +44,50 @@ public final class Relay {
   // operators' tools (issue 5): observers of MailEvents and the admin HTTP listener
   private final StatusBoard board;
   private final Metrics metrics;
-  private final MailEvents events;
   private final AdminServer admin;
+
+  /** How long a stop lets SMTP transactions in progress finish (systemd's TimeoutStopSec is 90 s). */
+  static final Duration SMTP_DRAIN = Duration.ofSeconds(30);
 
   private Relay(Vertx vertx, Settings settings, MailEvents extra) throws Exception {
     this.vertx = vertx;
     this.settings = settings;
-    this.spool = Spool.open(settings.spool().dir());
-    this.tokenSource = new MsalTokenSource(settings.microsoft());
-    this.tokens = new TokenCache(tokenSource, Clock.systemUTC());
-    this.board = new StatusBoard();
-    this.metrics = new Metrics(spool, tokens, board, Clock.systemUTC());
-    this.events = MailEvents.all(List.of(metrics, board, new MailLog(), extra));
-    // Interim (lifecycle=true): the runner does not report delivered/deferred yet, the transport wrapper does.
-    this.transport = new ObservedTransport(
-        new EwsTransport(vertx, settings.ews(), tokens, settings.microsoft().caFile()), events, Clock.systemUTC(), true);
-    this.runner = new QueueRunner(vertx, spool, transport, new MailboxResolver(settings.sender()),
-        settings.delivery(), Clock.systemUTC());
-    this.listener = new SmtpListener(settings.smtp(), spool, env -> {
-      events.accepted(env);
-      runner.submit(env);
-    });
-    this.admin = settings.admin().enabled()
-        ? new AdminServer(vertx, settings.admin(), spool, tokens, board, metrics, Clock.systemUTC()) : null;
+    // The daemon is the only writer of queue/ while it runs (the queue tool then only leaves requests).
+    // Lock first: opening the spool clears tmp/, which would break another daemon's transactions.
+    java.nio.file.Path dir = settings.spool().dir();
+    if (!java.nio.file.Files.isDirectory(dir)) {
+      java.nio.file.Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+          java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+    }
+    this.lock = SpoolLock.tryAcquire(dir).orElseThrow(() -> new java.io.IOException(
+        "spool " + dir + " is in use by another relay365 (" + dir.resolve("relay365.lock") + " is locked)"));
+    try {
+      this.spool = Spool.open(dir);
+      this.tokenSource = new MsalTokenSource(settings.microsoft());
+      this.tokens = new TokenCache(tokenSource, Clock.systemUTC());
+      this.board = new StatusBoard();
+      this.metrics = new Metrics(spool, tokens, board, Clock.systemUTC());
+      this.events = MailEvents.all(List.of(metrics, board, new MailLog(), extra));
+      this.transport = new EwsTransport(vertx, settings.ews(), tokens, settings.microsoft().caFile());
+      this.runner = new QueueRunner(vertx, spool, transport, new MailboxResolver(settings.sender()),
+          settings.delivery(), events, settings.smtp().hostname(), Clock.systemUTC());
+      this.listener = new SmtpListener(settings.smtp(), spool, env -> {
+        events.accepted(env);
+        runner.submit(env);
+      }, Admission.of(spool, settings.spool().maxMessages(), settings.spool().minFreeDisk()));
+      this.admin = settings.admin().enabled()
+          ? new AdminServer(vertx, settings.admin(), spool, tokens, board, metrics, Clock.systemUTC()) : null;
+    } catch (Exception | Error e) {
+      lock.close();
+      throw e;
+    }
   }
 
   /**
    * Opens the spool, starts delivering what is already in it, then opens the SMTP port. Fails (and
    * releases everything it opened) if the spool or the port cannot be used.
+   *
+   * @param events told of everything that happens to mail (metrics, status, alerts); never null
    */
   public static Future<Relay> start(Vertx vertx, Settings settings) {
     return start(vertx, settings, MailEvents.NONE);
@@ -117,13 +136,13 @@ public final class Relay {
   }
 
   /**
-   * Stops in the order that loses nothing: close the SMTP port (sessions in DATA finish or get
-   * 421 and keep their copy), let deliveries in flight finish, then release the transport.
-   * Whatever is still spooled is delivered at the next start.
+   * Stops in the order that loses nothing: new MAIL FROM gets 421, SMTP transactions in progress get
+   * {@link #SMTP_DRAIN} to finish, the port closes, deliveries in flight finish, then the transport is
+   * released. Whatever is still spooled is delivered at the next start.
    */
   public Future<Void> stop() {
     return vertx.executeBlocking(() -> {
-      listener.close();
+      listener.close(SMTP_DRAIN);
       return null;
     }, false)
         .compose(v -> runner.stop(Duration.ofSeconds(30)))
@@ -141,6 +160,8 @@ public final class Relay {
       tokenSource.close();
     } catch (RuntimeException e) {
       log.warn("closing the transport: {}", e.toString());
+    } finally {
+      lock.close();
     }
   }
 }

@@ -27,7 +27,8 @@ final class RelayHarness implements AutoCloseable {
     this.dir = dir;
     env.put("RELAY365_SMTP_LISTEN", "127.0.0.1:0");
     env.put("RELAY365_SPOOL_DIR", dir.resolve("spool").toString());
-    env.put("RELAY365_DELIVERY_RETRY_DELAY", "1s");
+    env.put("RELAY365_DELIVERY_MIN_BACKOFF", "1s");
+    env.put("RELAY365_DELIVERY_MAX_BACKOFF", "2s");
     env.put("RELAY365_ADMIN_LISTEN", "127.0.0.1:0");
   }
 

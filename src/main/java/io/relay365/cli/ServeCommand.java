@@ -42,18 +42,49 @@ public final class ServeCommand implements java.util.concurrent.Callable<Integer
     }
     log.info("relay365 ready: SMTP on {}:{}, spool {}", settings.smtp().listenHost(), relay.smtpPort(),
         settings.spool().dir());
-    CountDownLatch stopped = new CountDownLatch(1);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-      log.info("stopping (signal received)");
-      try {
-        relay.stop().await(60, TimeUnit.SECONDS);
-        vertx.close().await(10, TimeUnit.SECONDS);
-      } catch (Exception e) {
-        log.warn("stop: {}", e.toString());
+    // SIGTERM (systemctl stop) and SIGINT: stop cleanly and exit 0. With only a shutdown hook the JVM
+    // would already be exiting with status 143 (128 + SIGTERM), which systemd logs as a failure; a signal
+    // handler instead lets main() stop the relay and return normally. If the JVM refuses the handler
+    // (e.g. -Xrs), the shutdown hook below still stops cleanly and then halts with 0.
+    CountDownLatch signalled = new CountDownLatch(1);
+    boolean handled = handle("TERM", signalled) & handle("INT", signalled);
+    Thread hook = new Thread(() -> {
+      stop(relay, vertx);
+      if (!handled) {
+        Runtime.getRuntime().halt(0);
       }
-      stopped.countDown();
-    }, "relay365-shutdown"));
-    stopped.await();
+    }, "relay365-shutdown");
+    Runtime.getRuntime().addShutdownHook(hook);
+    signalled.await();
+    log.info("stopping (signal received)");
+    try {
+      Runtime.getRuntime().removeShutdownHook(hook);
+    } catch (IllegalStateException alreadyExiting) {
+      return 0;
+    }
+    stop(relay, vertx);
     return 0;
+  }
+
+  private static void stop(Relay relay, Vertx vertx) {
+    try {
+      relay.stop().await(90, TimeUnit.SECONDS);
+      vertx.close().await(10, TimeUnit.SECONDS);
+      log.info("relay365 stopped");
+    } catch (Exception e) {
+      log.warn("stop: {}", e.toString());
+    }
+  }
+
+  /** Routes a signal to the latch; false if this JVM does not allow it. */
+  @SuppressWarnings("restriction")
+  private static boolean handle(String name, CountDownLatch latch) {
+    try {
+      sun.misc.Signal.handle(new sun.misc.Signal(name), sig -> latch.countDown());
+      return true;
+    } catch (IllegalArgumentException | UnsupportedOperationException | LinkageError e) {
+      log.debug("cannot handle SIG{}: {}", name, e.toString());
+      return false;
+    }
   }
 }

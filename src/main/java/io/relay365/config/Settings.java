@@ -94,8 +94,11 @@ public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sen
     public static final Senders NONE = new Senders(Map.of(), Map.of());
   }
 
-  /** spool.*: where accepted mail waits. */
-  public record Spool(Path dir) {} // spool.dir (default /var/lib/relay365/spool)
+  /** spool.*: where accepted mail waits, and when to stop accepting more (back-pressure). */
+  public record Spool(
+      Path dir,                   // spool.dir (default /var/lib/relay365/spool)
+      int maxMessages,            // spool.max-messages: queued messages above which MAIL FROM gets 452 4.3.1 (default 10000)
+      long minFreeDisk) {}        // spool.min-free-disk: free bytes below which MAIL FROM gets 452 4.3.1 (default 1.5 x smtp.max-message-size)
 
   /** microsoft.*: the Entra ID app registration and how to reach the token endpoint. */
   public record Microsoft(
@@ -140,7 +143,13 @@ public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sen
   /** delivery.*: the queue runner. */
   public record Delivery(
       int concurrency,            // delivery.concurrency: messages in flight at once (default 8)
-      Duration retryDelay) {}     // delivery.retry-delay: wait after a failed attempt (default 1m)
+      int perMailboxConcurrency,  // delivery.per-mailbox-concurrency: in flight per sending mailbox (default 4)
+      int perMailboxRate,         // delivery.per-mailbox-rate: messages per minute per sending mailbox (default 30)
+      Duration minBackoff,        // delivery.min-backoff: shortest wait before a retry (default 1m)
+      Duration maxBackoff,        // delivery.max-backoff: longest wait before a retry (default 30m)
+      Duration maxLifetime,       // delivery.max-lifetime: time in the queue before a dead letter (default 5d)
+      boolean dsn,                // delivery.dsn: send a failure notice (RFC 3464) to the sender of a dead letter (default false)
+      String postmaster) {}       // delivery.postmaster: mailbox that sends those notices; required with dsn
 
   /** admin.*: the HTTP listener for health checks, metrics and the status page. */
   public record Admin(

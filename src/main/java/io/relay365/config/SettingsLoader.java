@@ -61,16 +61,11 @@ public final class SettingsLoader {
 
   static Settings build(Source src, Map<String, String> environment, Instant now) {
     Smtp smtp = smtp(src, environment);
-    Spool spool = new Spool(orDefault(src.path("spool.dir"), Path.of("/var/lib/relay365/spool")));
-    if (Files.exists(spool.dir()) && !Files.isDirectory(spool.dir())) {
-      throw src.bad("spool.dir", "is a file, not a directory; point it at a directory (it is created if missing)");
-    }
+    Spool spool = spool(src, smtp);
     Ews ews = ews(src);
     Microsoft microsoft = microsoft(src, ews, now);
     Sender sender = sender(src);
-    Delivery delivery = new Delivery(
-        orDefault(src.integer("delivery.concurrency", 1, 1024, ""), 8),
-        duration(src, "delivery.retry-delay", Duration.ofMinutes(1)));
+    Delivery delivery = delivery(src);
     return new Settings(smtp, spool, microsoft, ews, sender, delivery, admin(src));
   }
 
@@ -111,6 +106,55 @@ public final class SettingsLoader {
 
   private static boolean isLoopback(String host) {
     return host.equals("localhost") || host.startsWith("127.") || host.equals("::1");
+  }
+
+  private static Spool spool(Source src, Smtp smtp) {
+    Path dir = orDefault(src.path("spool.dir"), Path.of("/var/lib/relay365/spool"));
+    if (Files.exists(dir) && !Files.isDirectory(dir)) {
+      throw src.bad("spool.dir", "is a file, not a directory; point it at a directory (it is created if missing)");
+    }
+    int maxMessages = orDefault(src.integer("spool.max-messages", 1, 10_000_000, ""), 10_000);
+    // Postfix's queue_minfree rule: room for at least one more message and a half (models.md).
+    long minFree = smtp.maxMessageSize() + smtp.maxMessageSize() / 2;
+    Object v = src.scalar("spool.min-free-disk");
+    if (v != null) {
+      Long parsed = Values.size(v);
+      if (parsed == null || parsed < 0) {
+        throw src.bad("spool.min-free-disk", "is not a size; write e.g. 100MB or 1GB (0 turns the check off)");
+      }
+      minFree = parsed;
+    }
+    return new Spool(dir, maxMessages, minFree);
+  }
+
+  private static Delivery delivery(Source src) {
+    Duration min = duration(src, "delivery.min-backoff", Duration.ofMinutes(1));
+    Duration max = duration(src, "delivery.max-backoff", Duration.ofMinutes(30));
+    if (max.compareTo(min) < 0) {
+      throw src.bad("delivery.max-backoff", "is shorter than delivery.min-backoff (" + Values.formatDuration(min)
+          + "); make it at least as long");
+    }
+    Duration lifetime = duration(src, "delivery.max-lifetime", Duration.ofDays(5), Duration.ofDays(60));
+    if (lifetime.compareTo(min) < 0) {
+      throw src.bad("delivery.max-lifetime", "is shorter than delivery.min-backoff (" + Values.formatDuration(min)
+          + "); a message would die before its first retry");
+    }
+    boolean dsn = orDefault(src.bool("delivery.dsn"), false);
+    String postmaster = src.string("delivery.postmaster");
+    if (postmaster != null && !Values.isAddress(postmaster)) {
+      throw src.bad("delivery.postmaster", "is not a mailbox address; write e.g. postmaster@example.com");
+    }
+    if (dsn && postmaster == null) {
+      throw new ConfigException("delivery.postmaster", "is not set, but delivery.dsn is true; set it to the mailbox"
+          + " that sends failure notices, e.g. postmaster@example.com (the app must be allowed to send as it)");
+    }
+    return new Delivery(
+        orDefault(src.integer("delivery.concurrency", 1, 1024, ""), 8),
+        orDefault(src.integer("delivery.per-mailbox-concurrency", 1, 1024,
+            " (Exchange Online allows 27 concurrent EWS requests per mailbox; Microsoft advises 10 at most)"), 4),
+        orDefault(src.integer("delivery.per-mailbox-rate", 1, 1_000_000,
+            " (messages per minute; Exchange Online's limit is 30)"), 30),
+        min, max, lifetime, dsn, postmaster);
   }
 
   private static Smtp smtp(Source src, Map<String, String> environment) {
@@ -474,6 +518,10 @@ public final class SettingsLoader {
   }
 
   static Duration duration(Source src, String key, Duration dflt) {
+    return duration(src, key, dflt, MAX_DURATION);
+  }
+
+  private static Duration duration(Source src, String key, Duration dflt, Duration most) {
     Object v = src.scalar(key);
     if (v == null) {
       return dflt;
@@ -482,8 +530,8 @@ public final class SettingsLoader {
     if (d == null) {
       throw src.bad(key, "is not a duration; write e.g. 30s, 5m, 1h, 250ms, 1m30s or a number of seconds");
     }
-    if (d.isZero() || d.isNegative() || d.compareTo(MAX_DURATION) > 0) {
-      throw src.bad(key, "is out of range; use more than 0 and at most 1d");
+    if (d.isZero() || d.isNegative() || d.compareTo(most) > 0) {
+      throw src.bad(key, "is out of range; use more than 0 and at most " + Values.formatDuration(most));
     }
     return d;
   }
@@ -524,6 +572,9 @@ public final class SettingsLoader {
     line(out, "smtp.timeout", Values.formatDuration(smtp.timeout()));
     SmtpGuards.describe(smtp, (k, v) -> line(out, k, v));
     line(out, "spool.dir", s.spool().dir());
+    line(out, "spool.max-messages", s.spool().maxMessages());
+    line(out, "spool.min-free-disk", Values.formatSize(s.spool().minFreeDisk())
+        + " (" + s.spool().minFreeDisk() + " bytes)");
     Microsoft ms = s.microsoft();
     line(out, "microsoft.tenant-id", ms.tenantId());
     line(out, "microsoft.client-id", ms.clientId());
@@ -552,7 +603,14 @@ public final class SettingsLoader {
     line(out, "sender.map", map.length() == 0 ? null : map.toString());
     line(out, "sender.default-mailbox", sender.defaultMailbox());
     line(out, "delivery.concurrency", s.delivery().concurrency());
-    line(out, "delivery.retry-delay", Values.formatDuration(s.delivery().retryDelay()));
+    Delivery d = s.delivery();
+    line(out, "delivery.per-mailbox-concurrency", d.perMailboxConcurrency());
+    line(out, "delivery.per-mailbox-rate", d.perMailboxRate() + "/min");
+    line(out, "delivery.min-backoff", Values.formatDuration(d.minBackoff()));
+    line(out, "delivery.max-backoff", Values.formatDuration(d.maxBackoff()));
+    line(out, "delivery.max-lifetime", Values.formatDuration(d.maxLifetime()));
+    line(out, "delivery.dsn", d.dsn());
+    line(out, "delivery.postmaster", d.postmaster());
     Settings.Admin admin = s.admin();
     String adminHost = admin.listenHost() != null && admin.listenHost().contains(":") ? "[" + admin.listenHost() + "]"
         : admin.listenHost();

@@ -141,6 +141,32 @@ final class Source {
     return (int) n;
   }
 
+  /** true/false (YAML booleans, or the words true/false/yes/no/on/off from the environment). */
+  Boolean bool(String key) {
+    Object v = values.get(key);
+    if (v == null) {
+      return null;
+    }
+    if (v instanceof Boolean b) {
+      return b;
+    }
+    if (v instanceof String s) {
+      switch (s.strip().toLowerCase(java.util.Locale.ROOT)) {
+        case "true", "yes", "on" -> {
+          return true;
+        }
+        case "false", "no", "off" -> {
+          return false;
+        }
+        case "" -> {
+          return null;
+        }
+        default -> { }
+      }
+    }
+    throw new ConfigException(key, kindOrValue(key, v) + where(key) + " is not true or false; write true or false");
+  }
+
   /** An absolute path: relative ones are resolved against the current directory, as Unix tools do. */
   Path path(String key) {
     String s = string(key);
@@ -221,25 +247,6 @@ final class Source {
           + kind(key, v) + "; write one \"address: mailbox\" per line below sender.map");
     }
     return m;
-  }
-
-  /** true/false; YAML booleans, or true/false/yes/no/on/off as text (the environment). */
-  Boolean bool(String key) {
-    Object v = values.get(key);
-    if (v == null) {
-      return null;
-    }
-    if (v instanceof Boolean b) {
-      return b;
-    }
-    if (v instanceof String s) {
-      switch (s.strip().toLowerCase(java.util.Locale.ROOT)) {
-        case "true": case "yes": case "on": return true;
-        case "false": case "no": case "off": return false;
-        default: break;
-      }
-    }
-    throw new ConfigException(key, kindOrValue(key, v) + where(key) + " is not true or false; write true or false");
   }
 
   /** A YAML list of text values, or one text value with items separated by commas or spaces (the environment). */

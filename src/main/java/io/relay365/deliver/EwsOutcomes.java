@@ -41,32 +41,32 @@ public final class EwsOutcomes {
   private static final String PERMISSION_HINT = "grant the application permission full_access_as_app"
       + " (Office 365 Exchange Online) and admin consent in the tenant of microsoft.tenant-id";
 
-  private record Row(Kind kind, String hint) {}
+  private record Row(Kind kind, String hint, Outcome.Scope scope) {}
 
   /** ResponseCode → what the relay does about it (§2.7). Codes not listed are TRANSIENT. */
   private static final Map<String, Row> RESPONSE_CODES = Map.ofEntries(
       t("ErrorServerBusy", "Exchange is throttling this app; waiting as asked"),
-      t("ErrorExceededConnectionCount", "too many concurrent EWS requests for this account; lower ews.workers"),
-      t("ErrorSubmissionQuotaExceeded", "the mailbox reached its submission quota (messages per minute/day)"),
+      tm("ErrorExceededConnectionCount", "too many concurrent EWS requests for this account; lower ews.workers"),
+      tm("ErrorSubmissionQuotaExceeded", "the mailbox reached its submission quota (messages per minute/day)"),
       t("ErrorInternalServerError", null),
-      t("ErrorMailboxStoreUnavailable", null),
-      t("ErrorMailboxMoveInProgress", null),
+      tm("ErrorMailboxStoreUnavailable", "the mailbox's database is unavailable"),
+      tm("ErrorMailboxMoveInProgress", "the mailbox is being moved"),
       t("ErrorConnectionFailed", null),
       t("ErrorInsufficientResources", null),
       t("ErrorTimeoutExpired", null),
       t("ErrorTooManyObjectsOpened", null),
       // ErrorQuotaExceeded: the mailbox is full; with send-and-save-copy the Sent Items copy needs room.
       // Transient: the owner can make room; ews.disposition=send-only avoids it.
-      t("ErrorQuotaExceeded", "the sending mailbox is full; free space or set ews.disposition: send-only"),
-      c("ErrorAccessDenied", "the app may not act on this mailbox; " + PERMISSION_HINT),
-      c("ErrorImpersonateUserDenied", "the app may not impersonate this mailbox; " + PERMISSION_HINT
+      tm("ErrorQuotaExceeded", "the sending mailbox is full; free space or set ews.disposition: send-only"),
+      cm("ErrorAccessDenied", "the app may not act on this mailbox; " + PERMISSION_HINT),
+      cm("ErrorImpersonateUserDenied", "the app may not impersonate this mailbox; " + PERMISSION_HINT
           + ", and check Application Access Policies"),
-      c("ErrorSendAsDenied", "the impersonated mailbox has no SendAs right on the From: address;"
+      cm("ErrorSendAsDenied", "the impersonated mailbox has no SendAs right on the From: address;"
           + " choose sender.mode so that the mailbox owns From:, or grant SendAs"),
-      c("ErrorNonExistentMailbox", "the sender address has no mailbox in Exchange Online; fix sender.*"
+      cm("ErrorNonExistentMailbox", "the sender address has no mailbox in Exchange Online; fix sender.*"
           + " (sender.map or sender.default-mailbox)"),
-      c("ErrorAccountDisabled", "the sending mailbox is disabled"),
-      c("ErrorInvalidLicense", "the sending mailbox has no Exchange Online licence"),
+      cm("ErrorAccountDisabled", "the sending mailbox is disabled"),
+      cm("ErrorInvalidLicense", "the sending mailbox has no Exchange Online licence"),
       p("ErrorMessageSizeExceeded", "the message is larger than Exchange Online allows for this mailbox"),
       p("ErrorInvalidRecipients", "Exchange rejected the recipient set"),
       p("ErrorInvalidSmtpAddress", "Exchange could not parse an address"),
@@ -80,16 +80,29 @@ public final class EwsOutcomes {
           + " impersonation header"),
       c("ErrorSchemaValidation", "relay bug: EWS rejected the request's XML"));
 
+  /** Transient, this message only. */
   private static Map.Entry<String, Row> t(String code, String hint) {
-    return Map.entry(code, new Row(Kind.TRANSIENT, hint));
+    return Map.entry(code, new Row(Kind.TRANSIENT, hint, Outcome.Scope.MESSAGE));
   }
 
+  /** Transient for the whole sending mailbox (its budget, quota or store): its other mail waits too. */
+  private static Map.Entry<String, Row> tm(String code, String hint) {
+    return Map.entry(code, new Row(Kind.TRANSIENT, hint, Outcome.Scope.MAILBOX));
+  }
+
+  /** Configuration of the relay or tenant: every message waits. */
   private static Map.Entry<String, Row> c(String code, String hint) {
-    return Map.entry(code, new Row(Kind.CONFIGURATION, hint));
+    return Map.entry(code, new Row(Kind.CONFIGURATION, hint, Outcome.Scope.RELAY));
   }
 
+  /** Configuration of one sending mailbox (a sender mapping or right to fix): its mail waits, others flow. */
+  private static Map.Entry<String, Row> cm(String code, String hint) {
+    return Map.entry(code, new Row(Kind.CONFIGURATION, hint, Outcome.Scope.MAILBOX));
+  }
+
+  /** Permanent for this message. */
   private static Map.Entry<String, Row> p(String code, String hint) {
-    return Map.entry(code, new Row(Kind.PERMANENT, hint));
+    return Map.entry(code, new Row(Kind.PERMANENT, hint, Outcome.Scope.MESSAGE));
   }
 
   /**
@@ -132,7 +145,7 @@ public final class EwsOutcomes {
       return Outcome.transientFailure(code, "unclassified EWS response code; retrying: " + text, backOff);
     }
     String detail = row.hint() == null ? text : text.isEmpty() ? row.hint() : text + " (" + row.hint() + ")";
-    return new Outcome(row.kind(), code, detail, row.kind() == Kind.TRANSIENT ? backOff : null);
+    return new Outcome(row.kind(), code, detail, row.kind() == Kind.TRANSIENT ? backOff : null, false, row.scope());
   }
 
   /** An HTTP error status without a SOAP fault as an Outcome. */
@@ -151,7 +164,10 @@ public final class EwsOutcomes {
       return Outcome.transientFailure(code, "EWS rejected the token" + diagText, null);
     }
     if (status == 403) {
-      return Outcome.configuration(code, "EWS refused access" + diagText + "; " + ALLOW_LIST_HINT);
+      // Usually an access policy that excludes this mailbox; if EWS is off for the whole tenant every
+      // mailbox finds out on its own first attempt, which costs one request per mailbox.
+      return Outcome.configuration(code, "EWS refused access" + diagText + "; " + ALLOW_LIST_HINT)
+          .withScope(Outcome.Scope.MAILBOX);
     }
     if (status == 404 || status == 405) {
       return Outcome.configuration(code, "no EWS endpoint at this address; check ews.url");
@@ -170,9 +186,9 @@ public final class EwsOutcomes {
           + " its name; if a TLS-inspecting proxy or private CA is in the way, add its CA to"
           + " microsoft.ca-file: " + oneLine(rootMessage(error)));
     }
-    if (find(error, SocketTimeoutException.class) != null || find(error, ConnectTimeoutException.class) != null
-        || find(error, TimeoutException.class) != null || find(error, InterruptedIOException.class) != null) {
-      return Outcome.transientFailure("timeout", "EWS did not answer in time", null);
+    // Before the request left (no connection): nothing can have been sent.
+    if (find(error, ConnectTimeoutException.class) != null) {
+      return Outcome.transientFailure("connect-timeout", "cannot connect to EWS in time", null);
     }
     if (find(error, UnknownHostException.class) != null) {
       return Outcome.transientFailure("dns", "cannot resolve the EWS host: " + oneLine(rootMessage(error)), null);
@@ -180,8 +196,14 @@ public final class EwsOutcomes {
     if (find(error, ConnectException.class) != null || find(error, NoRouteToHostException.class) != null) {
       return Outcome.transientFailure("connect", "cannot connect to EWS: " + oneLine(rootMessage(error)), null);
     }
+    // After the connection was made: the request may have been processed without us seeing the answer,
+    // so a retry may send the message twice (at-least-once, as RFC 5321 6.1 prefers to losing it).
+    if (find(error, SocketTimeoutException.class) != null || find(error, TimeoutException.class) != null
+        || find(error, InterruptedIOException.class) != null) {
+      return Outcome.ambiguous("timeout", "EWS did not answer in time; the message may have been sent");
+    }
     if (find(error, IOException.class) != null) {
-      return Outcome.transientFailure("network", oneLine(rootMessage(error)), null);
+      return Outcome.ambiguous("network", oneLine(rootMessage(error)) + "; the message may have been sent");
     }
     String name = error == null ? "unknown" : error.getClass().getSimpleName();
     return Outcome.transientFailure(name, "unexpected EWS failure; retrying: " + oneLine(rootMessage(error)), null);

@@ -1,6 +1,7 @@
 package io.relay365.receive;
 
 import io.relay365.config.Settings;
+import io.relay365.store.Admission;
 import io.relay365.store.Envelope;
 import io.relay365.store.Spool;
 import java.io.IOException;
@@ -34,6 +35,7 @@ public final class SmtpListener implements AutoCloseable {
   private final Settings.Smtp smtp;
   private final Spool spool;
   private final Consumer<Envelope> onQueued;
+  private final AdmittingHandler.Door gate;
   private SMTPServer server;
   private ThreadPoolExecutor sessions;
   private SMTPServer tlsServer;
@@ -41,6 +43,12 @@ public final class SmtpListener implements AutoCloseable {
   private boolean closed;
 
   public SmtpListener(Settings.Smtp smtp, Spool spool, Consumer<Envelope> onQueued) {
+    this(smtp, spool, onQueued, Admission.ALWAYS);
+  }
+
+  /** @param admission asked at each MAIL FROM; a refusal is answered {@code 452 4.3.1} (back-pressure) */
+  public SmtpListener(Settings.Smtp smtp, Spool spool, Consumer<Envelope> onQueued, Admission admission) {
+    this.gate = new AdmittingHandler.Door(Objects.requireNonNull(admission, "admission"));
     this.smtp = Objects.requireNonNull(smtp, "smtp");
     this.spool = Objects.requireNonNull(spool, "spool");
     this.onQueued = Objects.requireNonNull(onQueued, "onQueued");
@@ -117,8 +125,8 @@ public final class SmtpListener implements AutoCloseable {
         .sessionHandler(door.sessions())
         // enableTLS only makes the library's STARTTLS usable; ours (Verbs.StartTls) replaces it
         .enableTLS(door.tls() != null)
-        .messageHandlerFactory(ctx -> new SpoolingHandler(ctx, spool, onQueued, maxSize, hostname,
-            () -> Long.toString(random.nextLong() >>> 1, 36), smtp.bareLf()));
+        .messageHandlerFactory(ctx -> new AdmittingHandler(new SpoolingHandler(ctx, spool, onQueued, maxSize,
+            hostname, () -> Long.toString(random.nextLong() >>> 1, 36), smtp.bareLf()), gate));
     if (door.authentication() != null) {
       b.authenticationHandlerFactory(door.authentication());
     }
@@ -163,8 +171,30 @@ public final class SmtpListener implements AutoCloseable {
    * DATA then fails its read and drops its temp entry) but then waits forever for the threads, so it runs
    * on its own thread and we give up after {@link #STOP_TIMEOUT}, interrupting what is left.
    */
+  /**
+   * Graceful stop (SIGTERM): new MAIL FROM gets {@code 421 4.3.2} at once, mail transactions already in
+   * progress get up to {@code drain} to finish (their 250 depends on the spool commit, so none is cut
+   * short needlessly), then {@link #close()}.
+   */
+  public void close(Duration drain) {
+    gate.close();
+    try {
+      if (gate.inProgress() > 0) {
+        log.info("waiting up to {} for {} SMTP transaction(s) in progress", drain, gate.inProgress());
+        if (!gate.awaitIdle(drain)) {
+          log.warn("{} SMTP transaction(s) still in progress after {}; closing them (clients get no 250 and"
+              + " keep their copy)", gate.inProgress(), drain);
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    close();
+  }
+
   @Override
   public synchronized void close() {
+    gate.close();
     if (closed || server == null) {
       closed = true;
       return;

@@ -32,6 +32,8 @@ import org.slf4j.LoggerFactory;
  *   tmp/&lt;id&gt;/      being received; never acknowledged, so anything here at start-up is deleted
  *   queue/&lt;id&gt;/    committed: message.eml (the bytes to deliver) + envelope.json (readable with cat)
  *   corrupt/&lt;id&gt;/  quarantined: unreadable entries with reason.txt; never retried, kept for a person
+ *   dead/&lt;id&gt;/     dead letters: given up (permanent failure or too old), with reason.txt; kept for a person
+ *   control/        requests from the queue tool to a running daemon ({@link QueueControl})
  * </pre>
  * Commit protocol (the 250 reply depends on it): write message.eml and envelope.json in tmp/&lt;id&gt;/,
  * fsync both, fsync tmp/&lt;id&gt;/, rename tmp/&lt;id&gt; to queue/&lt;id&gt; (atomic: the rename is the
@@ -52,15 +54,25 @@ public final class Spool {
   private final Path tmp;
   private final Path queue;
   private final Path corrupt;
+  private final Path dead;
+  private final Path control;
   private final FileOps ops;
+  private final boolean readOnly;
   private final QueueIds ids = new QueueIds();
   private final AtomicInteger size = new AtomicInteger();
 
   private Spool(Path dir, FileOps ops) {
+    this(dir, ops, false);
+  }
+
+  private Spool(Path dir, FileOps ops, boolean readOnly) {
+    this.readOnly = readOnly;
     this.dir = dir;
     this.tmp = dir.resolve("tmp");
     this.queue = dir.resolve("queue");
     this.corrupt = dir.resolve("corrupt");
+    this.dead = dir.resolve("dead");
+    this.control = dir.resolve("control");
     this.ops = ops;
   }
 
@@ -74,9 +86,28 @@ public final class Spool {
     return spool;
   }
 
+  /**
+   * A read-only view of a spool another process (the running daemon) owns: nothing is created, cleaned
+   * or quarantined, and every method that would change the spool throws IllegalStateException. For the
+   * queue tool's list/show while the daemon runs; {@link #size()} is not maintained.
+   */
+  public static Spool view(Path dir) throws IOException {
+    Path d = dir.toAbsolutePath().normalize();
+    if (!Files.isDirectory(d.resolve("queue"))) {
+      throw new NoSuchFileException(d.toString(), null, "not a relay365 spool (no queue/ inside)");
+    }
+    return new Spool(d, FileOps.REAL, true);
+  }
+
+  private void writable() {
+    if (readOnly) {
+      throw new IllegalStateException("read-only view of the spool " + dir);
+    }
+  }
+
   private void init() throws IOException {
     try {
-      for (Path d : List.of(dir, tmp, queue, corrupt)) {
+      for (Path d : List.of(dir, tmp, queue, corrupt, dead, control)) {
         createPrivateDir(d);
       }
       // Anything in tmp/ was never acknowledged with 250: the client still has it and will resend.
@@ -128,6 +159,7 @@ public final class Spool {
 
   /** Allocates a new queue id and opens its temp entry. */
   public Incoming begin() throws IOException {
+    writable();
     for (int attempt = 0; ; attempt++) {
       String id = ids.next();
       Path entry = tmp.resolve(id);
@@ -201,8 +233,23 @@ public final class Spool {
     return e;
   }
 
+  /**
+   * Moves queue/&lt;id&gt; to corrupt/ with the reason, if it is still there (the queue runner calls this when
+   * an entry it was delivering turned out unreadable, so that it never retries it in a loop).
+   */
+  public void quarantine(String id, String reason) {
+    Path entry = queue.resolve(QueueIds.check(id));
+    if (Files.exists(entry, LinkOption.NOFOLLOW_LINKS)) {
+      quarantine(entry, reason);
+    }
+  }
+
   /** Moves an unreadable entry to corrupt/ with the reason beside it (Postfix's corrupt queue). */
   private void quarantine(Path entry, String reason) {
+    if (readOnly) {
+      log.debug("not quarantining {} in a read-only view: {}", entry, reason);
+      return;
+    }
     String name = entry.getFileName().toString();
     Path target = corrupt.resolve(name);
     try {
@@ -246,6 +293,7 @@ public final class Spool {
 
   /** Atomically replaces queue/&lt;id&gt;/envelope.json (temp, fsync, rename, fsync dir). */
   public void update(Envelope e) throws IOException {
+    writable();
     Path entry = queue.resolve(QueueIds.check(e.id()));
     if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
       throw new NoSuchFileException(entry.toString(), null, "no such spool entry");
@@ -264,6 +312,7 @@ public final class Spool {
 
   /** Removes the entry (after delivery). Idempotent. */
   public void remove(String id) throws IOException {
+    writable();
     Path entry = queue.resolve(QueueIds.check(id));
     Path doomed = tmp.resolve(id + ".removed-" + ids.random(6));
     try {
@@ -274,6 +323,92 @@ public final class Spool {
     size.decrementAndGet();
     ops.forceDir(queue);
     deleteTree(doomed);
+  }
+
+  /**
+   * Makes the entry a dead letter: records the last attempt in its envelope and the reason in reason.txt
+   * (both durably, inside queue/&lt;id&gt;/, where an extra file is harmless), then moves the entry to
+   * dead/&lt;id&gt; with one rename, so a crash leaves it either queued (and retried) or dead, never half.
+   *
+   * @return the envelope as buried
+   */
+  public Envelope bury(Envelope e, String reason) throws IOException {
+    writable();
+    Path entry = queue.resolve(QueueIds.check(e.id()));
+    if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
+      throw new NoSuchFileException(entry.toString(), null, "no such spool entry");
+    }
+    Envelope buried = e.failed(oneLine(reason), null);
+    update(buried);
+    writeDurably(entry.resolve(REASON),
+        (Instant.now() + " " + oneLine(reason) + "\n").getBytes(StandardCharsets.UTF_8));
+    Path target = dead.resolve(e.id());
+    if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+      target = dead.resolve(e.id() + "-" + ids.random(6));
+    }
+    ops.move(entry, target);
+    size.decrementAndGet();
+    ops.forceDir(queue);
+    ops.forceDir(dead);
+    return buried;
+  }
+
+  /** Every dead letter, oldest arrival first; unreadable ones are skipped (they are listed by {@link #deadIds}). */
+  public List<Envelope> dead() {
+    List<Envelope> result = new ArrayList<>();
+    for (String id : deadIds()) {
+      try {
+        result.add(EnvelopeJson.decode(Files.readAllBytes(dead.resolve(id).resolve(ENVELOPE))));
+      } catch (IOException | IllegalArgumentException e) {
+        log.debug("dead letter {} unreadable: {}", id, e.toString());
+      }
+    }
+    result.sort(Comparator.comparing(Envelope::arrived).thenComparing(Envelope::id));
+    return result;
+  }
+
+  /** Names of the entries in dead/. */
+  public List<String> deadIds() {
+    List<String> ids = new ArrayList<>();
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(dead)) {
+      for (Path p : ds) {
+        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+          ids.add(p.getFileName().toString());
+        }
+      }
+    } catch (IOException e) {
+      log.error("Cannot list {}: {}", dead, e.toString());
+    }
+    ids.sort(null);
+    return ids;
+  }
+
+  /** dead/&lt;id&gt;/reason.txt, or null. */
+  public String deadReason(String id) {
+    try {
+      return Files.readString(dead.resolve(QueueIds.check(id)).resolve(REASON), StandardCharsets.UTF_8).strip();
+    } catch (IOException e) {
+      return null;
+    }
+  }
+
+  /** dead/&lt;id&gt;/message.eml */
+  public Path deadMessageFile(String id) {
+    return dead.resolve(QueueIds.check(id)).resolve(MESSAGE);
+  }
+
+  /** control/: where the queue tool leaves requests for a running daemon. */
+  public Path controlDir() {
+    return control;
+  }
+
+  /** Bytes free for the relay on the spool's filesystem (for back-pressure). */
+  public long usableSpace() throws IOException {
+    return Files.getFileStore(queue).getUsableSpace();
+  }
+
+  private static String oneLine(String s) {
+    return s == null ? "" : s.replaceAll("[\\r\\n\\t]+", " ").strip();
   }
 
   /** Number of committed entries; kept in memory, not counted from disk. */

@@ -44,7 +44,11 @@ class SettingsLoaderTest {
     assertThat(s.ews()).isEqualTo(new Settings.Ews("https://outlook.office365.com/EWS/Exchange.asmx",
         Disposition.SEND_AND_SAVE_COPY, 8, Duration.ofSeconds(100)));
     assertThat(s.sender()).isEqualTo(new Settings.Sender(SenderMode.ENVELOPE, null, Map.of(), null));
-    assertThat(s.delivery()).isEqualTo(new Settings.Delivery(8, Duration.ofMinutes(1)));
+    assertThat(s.delivery()).isEqualTo(new Settings.Delivery(8, 4, 30, Duration.ofMinutes(1), Duration.ofMinutes(30),
+        Duration.ofDays(5), false, null));
+    assertThat(s.spool().maxMessages()).isEqualTo(10_000);
+    assertThat(s.spool().minFreeDisk()).as("1.5 x smtp.max-message-size, as Postfix's queue_minfree")
+        .isEqualTo(35L * 1024 * 1024 * 3 / 2);
   }
 
   @Test
@@ -74,7 +78,15 @@ class SettingsLoaderTest {
     c.put("sender.map", "{\"Printer@Example.com\": scans@example.com, \"@example.com\": noreply@example.com}");
     c.put("sender.default-mailbox", "noreply@example.com");
     c.put("delivery.concurrency", "3");
-    c.put("delivery.retry-delay", "45");
+    c.put("delivery.per-mailbox-concurrency", "2");
+    c.put("delivery.per-mailbox-rate", "10");
+    c.put("delivery.min-backoff", "45");
+    c.put("delivery.max-backoff", "1h");
+    c.put("delivery.max-lifetime", "7d");
+    c.put("delivery.dsn", "true");
+    c.put("delivery.postmaster", "postmaster@example.com");
+    c.put("spool.max-messages", "500");
+    c.put("spool.min-free-disk", "1GB");
 
     Settings s = SettingsLoader.load(TestConfigs.write(dir, c), Map.of());
 
@@ -90,7 +102,10 @@ class SettingsLoaderTest {
     assertThat(s.sender().map()).containsExactly(Map.entry("printer@example.com", "scans@example.com"),
         Map.entry("@example.com", "noreply@example.com"));
     assertThat(s.sender().defaultMailbox()).isEqualTo("noreply@example.com");
-    assertThat(s.delivery()).isEqualTo(new Settings.Delivery(3, Duration.ofSeconds(45)));
+    assertThat(s.delivery()).isEqualTo(new Settings.Delivery(3, 2, 10, Duration.ofSeconds(45), Duration.ofHours(1),
+        Duration.ofDays(7), true, "postmaster@example.com"));
+    assertThat(s.spool().maxMessages()).isEqualTo(500);
+    assertThat(s.spool().minFreeDisk()).isEqualTo(1024L * 1024 * 1024);
   }
 
   @Test
@@ -116,14 +131,16 @@ class SettingsLoaderTest {
         "RELAY365_SMTP_LISTEN", "0.0.0.0:25",
         "RELAY365_EWS_WORKERS", "16",
         "RELAY365_SMTP_MAX_MESSAGE_SIZE", "10MB",
-        "RELAY365_DELIVERY_RETRY_DELAY", "30s",
+        "RELAY365_DELIVERY_MIN_BACKOFF", "30s",
+        "RELAY365_DELIVERY_DSN", "false",
         "PATH", "/usr/bin"));
 
     assertThat(s.smtp().listenHost()).isEqualTo("0.0.0.0");
     assertThat(s.smtp().listenPort()).isEqualTo(25);
     assertThat(s.smtp().maxMessageSize()).isEqualTo(10L * 1024 * 1024);
     assertThat(s.ews().workers()).isEqualTo(16);
-    assertThat(s.delivery().retryDelay()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(s.delivery().minBackoff()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(s.delivery().dsn()).isFalse();
   }
 
   @Test

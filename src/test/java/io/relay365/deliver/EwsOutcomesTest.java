@@ -18,38 +18,41 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 class EwsOutcomesTest {
 
-  @ParameterizedTest(name = "{0} -> {1}")
+  /** microsoft-wire.md §2.7, one row per ResponseCode: kind, and who else waits (scope). */
+  @ParameterizedTest(name = "{0} -> {1} / {2}")
   @CsvSource({
-      "ErrorServerBusy, TRANSIENT",
-      "ErrorExceededConnectionCount, TRANSIENT",
-      "ErrorSubmissionQuotaExceeded, TRANSIENT",
-      "ErrorInternalServerError, TRANSIENT",
-      "ErrorMailboxStoreUnavailable, TRANSIENT",
-      "ErrorMailboxMoveInProgress, TRANSIENT",
-      "ErrorConnectionFailed, TRANSIENT",
-      "ErrorInsufficientResources, TRANSIENT",
-      "ErrorTimeoutExpired, TRANSIENT",
-      "ErrorTooManyObjectsOpened, TRANSIENT",
-      "ErrorQuotaExceeded, TRANSIENT",
-      "ErrorAccessDenied, CONFIGURATION",
-      "ErrorImpersonateUserDenied, CONFIGURATION",
-      "ErrorSendAsDenied, CONFIGURATION",
-      "ErrorNonExistentMailbox, CONFIGURATION",
-      "ErrorAccountDisabled, CONFIGURATION",
-      "ErrorInvalidLicense, CONFIGURATION",
-      "ErrorMessageSizeExceeded, PERMANENT",
-      "ErrorInvalidRecipients, PERMANENT",
-      "ErrorInvalidSmtpAddress, PERMANENT",
-      "ErrorMimeContentInvalid, PERMANENT",
-      "ErrorMimeContentInvalidBase64String, PERMANENT",
-      "ErrorMimeContentConversionFailed, PERMANENT",
-      "ErrorMessageDispositionRequired, CONFIGURATION",
-      "ErrorInvalidExchangeImpersonationHeaderData, CONFIGURATION",
-      "ErrorSchemaValidation, CONFIGURATION",
-      "ErrorSomethingNewFromMicrosoft, TRANSIENT"})
-  void responseCodes(String code, Kind kind) {
+      "ErrorServerBusy, TRANSIENT, MESSAGE",
+      "ErrorExceededConnectionCount, TRANSIENT, MAILBOX",
+      "ErrorSubmissionQuotaExceeded, TRANSIENT, MAILBOX",
+      "ErrorInternalServerError, TRANSIENT, MESSAGE",
+      "ErrorMailboxStoreUnavailable, TRANSIENT, MAILBOX",
+      "ErrorMailboxMoveInProgress, TRANSIENT, MAILBOX",
+      "ErrorConnectionFailed, TRANSIENT, MESSAGE",
+      "ErrorInsufficientResources, TRANSIENT, MESSAGE",
+      "ErrorTimeoutExpired, TRANSIENT, MESSAGE",
+      "ErrorTooManyObjectsOpened, TRANSIENT, MESSAGE",
+      "ErrorQuotaExceeded, TRANSIENT, MAILBOX",
+      "ErrorAccessDenied, CONFIGURATION, MAILBOX",
+      "ErrorImpersonateUserDenied, CONFIGURATION, MAILBOX",
+      "ErrorSendAsDenied, CONFIGURATION, MAILBOX",
+      "ErrorNonExistentMailbox, CONFIGURATION, MAILBOX",
+      "ErrorAccountDisabled, CONFIGURATION, MAILBOX",
+      "ErrorInvalidLicense, CONFIGURATION, MAILBOX",
+      "ErrorMessageSizeExceeded, PERMANENT, MESSAGE",
+      "ErrorInvalidRecipients, PERMANENT, MESSAGE",
+      "ErrorInvalidSmtpAddress, PERMANENT, MESSAGE",
+      "ErrorMimeContentInvalid, PERMANENT, MESSAGE",
+      "ErrorMimeContentInvalidBase64String, PERMANENT, MESSAGE",
+      "ErrorMimeContentConversionFailed, PERMANENT, MESSAGE",
+      "ErrorMessageDispositionRequired, CONFIGURATION, RELAY",
+      "ErrorInvalidExchangeImpersonationHeaderData, CONFIGURATION, RELAY",
+      "ErrorSchemaValidation, CONFIGURATION, RELAY",
+      "ErrorSomethingNewFromMicrosoft, TRANSIENT, MESSAGE"})
+  void responseCodes(String code, Kind kind, Outcome.Scope scope) {
     Outcome o = EwsOutcomes.fromResponseCode(code, "text", Duration.ofSeconds(5));
     assertThat(o.kind()).isEqualTo(kind);
+    assertThat(o.scope()).isEqualTo(scope);
+    assertThat(o.ambiguous()).isFalse();
     assertThat(o.code()).isEqualTo(code);
     assertThat(o.retryAfter()).isEqualTo(kind == Kind.TRANSIENT ? Duration.ofSeconds(5) : null);
   }
@@ -74,6 +77,7 @@ class EwsOutcomesTest {
     assertThat(EwsOutcomes.tokenRejected(http(401), h)).isFalse();
     Outcome o = EwsOutcomes.classify(http(401), h, false);
     assertThat(o.kind()).isEqualTo(Kind.CONFIGURATION);
+    assertThat(o.scope()).isEqualTo(Outcome.Scope.RELAY);
     assertThat(o.detail()).contains("2000008").contains("full_access_as_app");
   }
 
@@ -83,6 +87,7 @@ class EwsOutcomesTest {
     assertThat(o.kind()).isEqualTo(Kind.CONFIGURATION);
     assertThat(o.code()).isEqualTo("HTTP 403");
     assertThat(o.detail()).contains("Application Access Policy").contains("EwsAllowedAppIDs");
+    assertThat(o.scope()).as("an access policy excludes mailboxes one by one").isEqualTo(Outcome.Scope.MAILBOX);
     assertThat(EwsOutcomes.tokenRejected(http(403), Map.of())).isFalse();
   }
 
@@ -108,6 +113,40 @@ class EwsOutcomesTest {
         false);
     assertThat(tls.kind()).isEqualTo(Kind.CONFIGURATION);
     assertThat(tls.detail()).contains("microsoft.ca-file");
+  }
+
+  @Test
+  void onlyFailuresAfterTheRequestLeftAreAmbiguous() {
+    // sent, no answer: Exchange may have the message (possible duplicate on retry)
+    assertThat(EwsOutcomes.classify(new ServiceRequestException("x", new SocketTimeoutException("Read timed out")),
+        null, false).ambiguous()).isTrue();
+    assertThat(EwsOutcomes.classify(new ServiceRequestException("x", new java.net.SocketException("Connection reset")),
+        null, false).ambiguous()).isTrue();
+    assertThat(EwsOutcomes.classify(new org.apache.http.NoHttpResponseException("failed to respond"), null, false)
+        .ambiguous()).isTrue();
+    // never sent
+    assertThat(EwsOutcomes.classify(new ServiceRequestException("x", new ConnectException("refused")), null, false)
+        .ambiguous()).isFalse();
+    Outcome ct = EwsOutcomes.classify(new org.apache.http.conn.ConnectTimeoutException("connect timed out"), null,
+        false);
+    assertThat(ct.ambiguous()).isFalse();
+    assertThat(ct.kind()).isEqualTo(Kind.TRANSIENT);
+    assertThat(EwsOutcomes.classify(new UnknownHostException("h"), null, false).ambiguous()).isFalse();
+    assertThat(EwsOutcomes.classify(http(503), null, false).ambiguous()).isFalse();
+    assertThat(EwsOutcomes.fromResponseCode("ErrorServerBusy", "", null).ambiguous()).isFalse();
+  }
+
+  @Test
+  void tokenEndpointUnreachableIsTransientAndAadstsMisconfigurationHoldsTheRelay() {
+    TokenException unreachable = new TokenException("connect refused", null, "network", 0, Kind.TRANSIENT, null,
+        new ConnectException("refused"));
+    assertThat(EwsOutcomes.classify(unreachable, null, false).kind()).isEqualTo(Kind.TRANSIENT);
+    for (String code : new String[] {"AADSTS7000215", "AADSTS7000222", "AADSTS700016"}) {
+      TokenException t = new TokenException(code + ": x", code, "invalid_client", 401, Kind.CONFIGURATION, "fix", null);
+      Outcome o = EwsOutcomes.classify(t, null, false);
+      assertThat(o.kind()).as(code).isEqualTo(Kind.CONFIGURATION);
+      assertThat(o.scope()).as(code).isEqualTo(Outcome.Scope.RELAY);
+    }
   }
 
   @Test
