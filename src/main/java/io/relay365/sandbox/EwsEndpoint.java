@@ -99,7 +99,10 @@ final class EwsEndpoint {
     }
   }
 
+  private static final String ARRIVED = "sandbox.arrived";
+
   void handle(RoutingContext ctx) {
+    ctx.put(ARRIVED, System.nanoTime());
     requests.incrementAndGet();
     Integer status = sandbox.faults().takeEwsHttpStatus();
     if (status != null) {
@@ -133,8 +136,15 @@ final class EwsEndpoint {
         .onFailure(ctx::fail);
   }
 
+  /**
+   * The simulated latency is the server's response time, counted from the request's arrival, as a
+   * client would measure Exchange's: the sandbox's own parsing and disk writes are part of it, not
+   * added on top (which would make a relay look slower than it is against the real service).
+   */
   private void send(RoutingContext ctx, Reply r) {
-    long delay = sandbox.faults().latency().toMillis();
+    Long arrived = ctx.get(ARRIVED);
+    long spent = arrived == null ? 0 : (System.nanoTime() - arrived) / 1_000_000;
+    long delay = sandbox.faults().latency().toMillis() - spent;
     Runnable end = () -> {
       if (ctx.response().closed() || ctx.response().ended()) {
         release(r.slot());
