@@ -5,12 +5,12 @@ import io.relay365.admin.MailLog;
 import io.relay365.admin.Metrics;
 import io.relay365.admin.StatusBoard;
 import io.relay365.config.Settings;
-import io.relay365.deliver.EwsTransport;
 import io.relay365.deliver.MailboxResolver;
 import io.relay365.deliver.MsalTokenSource;
 import io.relay365.deliver.QueueRunner;
 import io.relay365.deliver.TokenCache;
 import io.relay365.deliver.Transport;
+import io.relay365.deliver.Transports;
 import io.relay365.receive.SmtpListener;
 import io.relay365.store.Admission;
 import io.relay365.store.Spool;
@@ -56,8 +56,14 @@ public final class Relay {
     // Lock first: opening the spool clears tmp/, which would break another daemon's transactions.
     java.nio.file.Path dir = settings.spool().dir();
     if (!java.nio.file.Files.isDirectory(dir)) {
-      java.nio.file.Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
-          java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+      try {
+        java.nio.file.Files.createDirectories(dir, java.nio.file.attribute.PosixFilePermissions.asFileAttribute(
+            java.nio.file.attribute.PosixFilePermissions.fromString("rwx------")));
+      } catch (java.io.IOException e) {
+        // the same explanation Spool.open gives: name the directory and what it must be
+        throw new java.io.IOException("Spool directory " + dir + " is not usable (must be a writable directory): "
+            + e, e);
+      }
     }
     this.lock = SpoolLock.tryAcquire(dir).orElseThrow(() -> new java.io.IOException(
         "spool " + dir + " is in use by another relay365 (" + dir.resolve("relay365.lock") + " is locked)"));
@@ -68,7 +74,7 @@ public final class Relay {
       this.board = new StatusBoard();
       this.metrics = new Metrics(spool, tokens, board, Clock.systemUTC());
       this.events = MailEvents.all(List.of(metrics, board, new MailLog(), extra));
-      this.transport = new EwsTransport(vertx, settings.ews(), tokens, settings.microsoft().caFile());
+      this.transport = Transports.create(vertx, settings, tokens);
       this.runner = new QueueRunner(vertx, spool, transport, new MailboxResolver(settings.sender()),
           settings.delivery(), events, settings.smtp().hostname(), Clock.systemUTC());
       this.listener = new SmtpListener(settings.smtp(), spool, env -> {
