@@ -58,10 +58,15 @@ final class Keys {
       "ews.disposition",
       "ews.workers",
       "ews.timeout",
+      "graph.url",
+      "graph.timeout",
+      "smtp-oauth.server",
+      "smtp-oauth.timeout",
       "sender.mode",
       "sender.fixed-mailbox",
       "sender.map",
       "sender.default-mailbox",
+      "delivery.transport",
       "delivery.concurrency",
       "delivery.per-mailbox-concurrency",
       "delivery.per-mailbox-rate",
@@ -82,8 +87,8 @@ final class Keys {
 
   /** Sections: a YAML mapping under one of these names holds more keys. */
   static final Set<String> SECTIONS =
-      Set.of("smtp", "smtp.tls", "smtp.auth", "spool", "microsoft", "microsoft.certificate", "ews", "sender", "delivery",
-          "admin");
+      Set.of("smtp", "smtp.tls", "smtp.auth", "spool", "microsoft", "microsoft.certificate", "ews", "graph",
+          "smtp-oauth", "sender", "delivery", "admin");
 
   /** RELAY365_SMTP_LISTEN -> smtp.listen, for every known key. */
   static final Map<String, String> BY_ENV;

@@ -11,7 +11,13 @@ import java.util.Map;
  * Each key, its default and its meaning are documented in conf/relay365.yaml.
  */
 public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sender sender, Delivery delivery,
-    Admin admin) {
+    Admin admin, Graph graph, SmtpOauth smtpOauth) {
+
+  /** Without graph.* and smtp-oauth.* (their defaults), as before those transports existed. */
+  public Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sender sender, Delivery delivery,
+      Admin admin) {
+    this(smtp, spool, microsoft, ews, sender, delivery, admin, Graph.DEFAULT, SmtpOauth.DEFAULT);
+  }
 
   /** smtp.*: the listener the devices talk to. */
   public record Smtp(
@@ -108,7 +114,7 @@ public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sen
       Certificate certificate,    // microsoft.certificate.*; null with a secret
       String loginUrl,            // microsoft.login-url (default https://login.microsoftonline.com)
       Path caFile,                // microsoft.ca-file: extra PEM CAs trusted besides the system's; null = none
-      String scope,               // microsoft.scope (default: the EWS URL's origin + "/.default")
+      String scope,               // microsoft.scope (default: the resource of delivery.transport + "/.default")
       Duration timeout,           // microsoft.timeout: connect/read timeout of token requests (default 30s)
       java.time.LocalDate secretExpires) { // microsoft.secret-expires: the client secret's expiry date, for warnings; null = not set
 
@@ -131,6 +137,53 @@ public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sen
 
   public enum Disposition { SEND_AND_SAVE_COPY, SEND_ONLY }
 
+  /**
+   * delivery.transport: how messages reach Exchange. EWS ends in Exchange Online on 1 April 2027
+   * (microsoft-wire.md §2.9); Graph and SMTP submission are the ways forward. Everything else (spool,
+   * retries, limits, sender mapping, metrics, doctor, queue tool) is the same for each.
+   */
+  public enum TransportKind {
+    /** EWS CreateItem with the raw MIME (token resource: Exchange Online, role full_access_as_app). */
+    EWS("ews"),
+    /** Microsoft Graph sendMail with the base64 MIME (token resource: Graph, role Mail.Send). */
+    GRAPH("graph"),
+    /** SMTP submission with AUTH XOAUTH2 (token resource: Exchange Online, role SMTP.SendAsApp). */
+    SMTP_OAUTH("smtp-oauth");
+
+    private final String key;
+
+    TransportKind(String key) {
+      this.key = key;
+    }
+
+    /** The value as written in the configuration: ews, graph, smtp-oauth. */
+    public String key() {
+      return key;
+    }
+
+    @Override
+    public String toString() {
+      return key;
+    }
+  }
+
+  /** graph.*: Microsoft Graph, for delivery.transport: graph. */
+  public record Graph(
+      String url,                 // graph.url: the Graph origin (default https://graph.microsoft.com; national clouds differ)
+      Duration timeout) {         // graph.timeout: per request (default 100s)
+
+    public static final Graph DEFAULT = new Graph("https://graph.microsoft.com", Duration.ofSeconds(100));
+  }
+
+  /** smtp-oauth.*: SMTP submission with XOAUTH2, for delivery.transport: smtp-oauth. */
+  public record SmtpOauth(
+      String host,                // smtp-oauth.server, host part (default smtp.office365.com)
+      int port,                   // smtp-oauth.server, port part (default 587; STARTTLS is required)
+      Duration timeout) {         // smtp-oauth.timeout: connect and per-reply timeout (default 100s)
+
+    public static final SmtpOauth DEFAULT = new SmtpOauth("smtp.office365.com", 587, Duration.ofSeconds(100));
+  }
+
   /** sender.*: which mailbox each message is sent as. */
   public record Sender(
       SenderMode mode,            // sender.mode: envelope (default) | from-header | fixed | map
@@ -149,7 +202,16 @@ public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sen
       Duration maxBackoff,        // delivery.max-backoff: longest wait before a retry (default 30m)
       Duration maxLifetime,       // delivery.max-lifetime: time in the queue before a dead letter (default 5d)
       boolean dsn,                // delivery.dsn: send a failure notice (RFC 3464) to the sender of a dead letter (default false)
-      String postmaster) {}       // delivery.postmaster: mailbox that sends those notices; required with dsn
+      String postmaster,          // delivery.postmaster: mailbox that sends those notices; required with dsn
+      TransportKind transport) {  // delivery.transport: ews (default) | graph | smtp-oauth
+
+    /** With delivery.transport: ews, as before the other transports existed. */
+    public Delivery(int concurrency, int perMailboxConcurrency, int perMailboxRate, Duration minBackoff,
+        Duration maxBackoff, Duration maxLifetime, boolean dsn, String postmaster) {
+      this(concurrency, perMailboxConcurrency, perMailboxRate, minBackoff, maxBackoff, maxLifetime, dsn, postmaster,
+          TransportKind.EWS);
+    }
+  }
 
   /** admin.*: the HTTP listener for health checks, metrics and the status page. */
   public record Admin(

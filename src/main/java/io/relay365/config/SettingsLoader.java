@@ -63,10 +63,12 @@ public final class SettingsLoader {
     Smtp smtp = smtp(src, environment);
     Spool spool = spool(src, smtp);
     Ews ews = ews(src);
-    Microsoft microsoft = microsoft(src, ews, now);
-    Sender sender = sender(src);
+    Settings.Graph graph = graph(src);
+    Settings.SmtpOauth smtpOauth = smtpOauth(src);
     Delivery delivery = delivery(src);
-    return new Settings(smtp, spool, microsoft, ews, sender, delivery, admin(src));
+    Microsoft microsoft = microsoft(src, defaultScope(delivery.transport(), ews, graph), now);
+    Sender sender = sender(src);
+    return new Settings(smtp, spool, microsoft, ews, sender, delivery, admin(src), graph, smtpOauth);
   }
 
   /**
@@ -154,7 +156,7 @@ public final class SettingsLoader {
             " (Exchange Online allows 27 concurrent EWS requests per mailbox; Microsoft advises 10 at most)"), 4),
         orDefault(src.integer("delivery.per-mailbox-rate", 1, 1_000_000,
             " (messages per minute; Exchange Online's limit is 30)"), 30),
-        min, max, lifetime, dsn, postmaster);
+        min, max, lifetime, dsn, postmaster, transport(src));
   }
 
   private static Smtp smtp(Source src, Map<String, String> environment) {
@@ -204,7 +206,8 @@ public final class SettingsLoader {
     String forms = key.equals("smtp.listen")
         ? "; write host:port, e.g. 127.0.0.1:2525 (this host only), 0.0.0.0:25 (every IPv4 address)"
             + " or [::1]:2525 (IPv6 in brackets)"
-        : "; write host:port, e.g. " + example + " (this host only)" + (key.equals("admin.listen") ? ", or off" : "");
+        : "; write host:port, e.g. " + example + (key.endsWith("listen") ? " (this host only)" : "")
+            + (key.equals("admin.listen") ? ", or off" : "");
     String host;
     String port;
     if (s.startsWith("[")) {
@@ -286,7 +289,61 @@ public final class SettingsLoader {
         duration(src, "ews.timeout", Duration.ofSeconds(100)));
   }
 
-  private static Microsoft microsoft(Source src, Ews ews, Instant now) {
+  /**
+   * The token scope each transport needs when microsoft.scope is not set: one resource per token
+   * (microsoft-wire.md §1.1). EWS and SMTP submission use the Exchange Online resource, taken from the
+   * ews.url origin (https://outlook.office365.com, or a national cloud's); Graph uses the graph.url origin.
+   */
+  static String defaultScope(Settings.TransportKind transport, Ews ews, Settings.Graph graph) {
+    String origin = transport == Settings.TransportKind.GRAPH ? graph.url() : Values.origin(URI.create(ews.url()));
+    return origin + "/.default";
+  }
+
+  private static Settings.TransportKind transport(Source src) {
+    String t = src.string("delivery.transport");
+    if (t == null) {
+      return Settings.TransportKind.EWS;
+    }
+    String k = t.trim().toLowerCase(Locale.ROOT).replace('_', '-');
+    for (Settings.TransportKind kind : Settings.TransportKind.values()) {
+      if (kind.key().equals(k)) {
+        return kind;
+      }
+    }
+    throw src.bad("delivery.transport", "is not a transport; use ews (Exchange Web Services, until Exchange Online"
+        + " turns it off on 1 April 2027), graph (Microsoft Graph sendMail) or smtp-oauth (SMTP submission with"
+        + " XOAUTH2)");
+  }
+
+  private static Settings.Graph graph(Source src) {
+    String url = orDefault(src.string("graph.url"), Settings.Graph.DEFAULT.url());
+    URI u = Values.httpsUri(url);
+    if (u == null || (u.getRawPath() != null && !u.getRawPath().isEmpty() && !u.getRawPath().equals("/"))
+        || u.getRawQuery() != null || u.getRawFragment() != null) {
+      throw src.bad("graph.url", "is not an https origin without a path; write " + Settings.Graph.DEFAULT.url()
+          + " (or https://graph.microsoft.us for US Government, https://microsoftgraph.chinacloudapi.cn for China);"
+          + " /v1.0/users/… is added by the relay");
+    }
+    return new Settings.Graph(Values.origin(u), duration(src, "graph.timeout", Settings.Graph.DEFAULT.timeout()));
+  }
+
+  private static Settings.SmtpOauth smtpOauth(Source src) {
+    Settings.SmtpOauth d = Settings.SmtpOauth.DEFAULT;
+    String host = d.host();
+    int port = d.port();
+    String server = src.string("smtp-oauth.server");
+    if (server != null) {
+      String[] hp = listen(src, "smtp-oauth.server", server, d.host() + ":" + d.port());
+      host = hp[0];
+      port = Integer.parseInt(hp[1]);
+      if (port == 0) {
+        throw src.bad("smtp-oauth.server", "has port 0; write host:port, e.g. " + d.host() + ":" + d.port());
+      }
+    }
+    return new Settings.SmtpOauth(host, port, duration(src, "smtp-oauth.timeout", d.timeout()));
+  }
+
+  private static Microsoft microsoft(Source src, String defaultScope, Instant now) {
     String tenant = tenant(src);
     String client = src.string("microsoft.client-id");
     if (client == null) {
@@ -339,10 +396,11 @@ public final class SettingsLoader {
 
     String scope = src.string("microsoft.scope");
     if (scope == null) {
-      scope = Values.origin(URI.create(ews.url())) + "/.default";
+      scope = defaultScope;
     } else if (!scope.endsWith("/.default") || scope.length() == "/.default".length() || scope.matches(".*\\s.*")) {
       throw src.bad("microsoft.scope", "is not a .default scope; app-only tokens ask for the resource followed"
-          + " by /.default, e.g. https://outlook.office365.com/.default (leave it unset to derive it from ews.url)");
+          + " by /.default, e.g. https://outlook.office365.com/.default (leave it unset to derive it from"
+          + " delivery.transport: ews.url's origin for ews and smtp-oauth, graph.url for graph)");
     }
     java.time.LocalDate secretExpires = src.date("microsoft.secret-expires");
     if (secretExpires != null && secret == null) {
@@ -593,6 +651,10 @@ public final class SettingsLoader {
     line(out, "ews.disposition", ews.disposition().name().toLowerCase(Locale.ROOT).replace('_', '-'));
     line(out, "ews.workers", ews.workers());
     line(out, "ews.timeout", Values.formatDuration(ews.timeout()));
+    line(out, "graph.url", s.graph().url());
+    line(out, "graph.timeout", Values.formatDuration(s.graph().timeout()));
+    line(out, "smtp-oauth.server", s.smtpOauth().host() + ":" + s.smtpOauth().port());
+    line(out, "smtp-oauth.timeout", Values.formatDuration(s.smtpOauth().timeout()));
     Sender sender = s.sender();
     line(out, "sender.mode", sender.mode().name().toLowerCase(Locale.ROOT).replace('_', '-'));
     line(out, "sender.fixed-mailbox", sender.fixedMailbox());
@@ -602,6 +664,7 @@ public final class SettingsLoader {
     }
     line(out, "sender.map", map.length() == 0 ? null : map.toString());
     line(out, "sender.default-mailbox", sender.defaultMailbox());
+    line(out, "delivery.transport", s.delivery().transport().key());
     line(out, "delivery.concurrency", s.delivery().concurrency());
     Delivery d = s.delivery();
     line(out, "delivery.per-mailbox-concurrency", d.perMailboxConcurrency());

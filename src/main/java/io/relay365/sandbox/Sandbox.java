@@ -273,7 +273,6 @@ public final class Sandbox {
         + "  client-secret: " + q(clientSecret) + "\n"
         + "  login-url: " + q(loginUrl()) + "\n"
         + "  ca-file: " + q(caFile().toAbsolutePath().toString()) + "\n"
-        + "  scope: " + q(scope()) + "\n"
         + "ews:\n"
         + "  url: " + q(ewsUrl()) + "\n";
     Path file = options.dataDir().resolve("relay-fragment.yaml");

@@ -92,7 +92,12 @@ class BadConfigTest {
             "{printer: scans@example.com}"), "sender.map", "neither an address nor @domain"),
         bad("mailbox not an address", "sender.default-mailbox", "noreply", "sender.default-mailbox",
             "not a mailbox address"),
-        bad("concurrency zero", "delivery.concurrency", "0", "delivery.concurrency", "1..1024"));
+        bad("concurrency zero", "delivery.concurrency", "0", "delivery.concurrency", "1..1024"),
+        bad("unknown transport", "delivery.transport", "rest", "delivery.transport", "ews"),
+        bad("graph over http", "graph.url", "http://graph.microsoft.com", "graph.url", "https origin"),
+        bad("graph with a path", "graph.url", "https://graph.microsoft.com/v1.0", "graph.url", "without a path"),
+        bad("smtp-oauth without port", "smtp-oauth.server", "smtp.office365.com", "smtp-oauth.server", "no port"),
+        bad("smtp-oauth port 0", "smtp-oauth.server", "smtp.office365.com:0", "smtp-oauth.server", "port 0"));
   }
 
   @ParameterizedTest(name = "{0}")

@@ -52,6 +52,34 @@ class SettingsLoaderTest {
   }
 
   @Test
+  void transportDefaultsToEwsAndEachTransportGetsTheScopeOfItsResource() throws Exception {
+    Map<String, String> base = TestConfigs.base(dir);
+    Settings ews = SettingsLoader.load(TestConfigs.write(dir, base), Map.of());
+    assertThat(ews.delivery().transport()).isEqualTo(Settings.TransportKind.EWS);
+    assertThat(ews.graph()).isEqualTo(Settings.Graph.DEFAULT);
+    assertThat(ews.smtpOauth()).isEqualTo(new Settings.SmtpOauth("smtp.office365.com", 587, Duration.ofSeconds(100)));
+
+    Settings graph = SettingsLoader.load(TestConfigs.write(dir, base), Map.of("RELAY365_DELIVERY_TRANSPORT", "graph"));
+    assertThat(graph.delivery().transport()).isEqualTo(Settings.TransportKind.GRAPH);
+    assertThat(graph.microsoft().scope()).isEqualTo("https://graph.microsoft.com/.default");
+
+    Settings smtp = SettingsLoader.load(TestConfigs.write(dir, base), Map.of("RELAY365_DELIVERY_TRANSPORT",
+        "SMTP_OAUTH", "RELAY365_SMTP_OAUTH_SERVER", "smtp.office365.us:587", "RELAY365_EWS_URL",
+        "https://outlook.office365.us/EWS/Exchange.asmx"));
+    assertThat(smtp.delivery().transport()).isEqualTo(Settings.TransportKind.SMTP_OAUTH);
+    assertThat(smtp.smtpOauth().host()).isEqualTo("smtp.office365.us");
+    assertThat(smtp.microsoft().scope()).as("SMTP.SendAsApp is an Exchange Online role: the EWS resource")
+        .isEqualTo("https://outlook.office365.us/.default");
+
+    Settings cloud = SettingsLoader.load(TestConfigs.write(dir, base), Map.of("RELAY365_DELIVERY_TRANSPORT", "graph",
+        "RELAY365_GRAPH_URL", "https://microsoftgraph.chinacloudapi.cn/"));
+    assertThat(cloud.graph().url()).isEqualTo("https://microsoftgraph.chinacloudapi.cn");
+    assertThat(cloud.microsoft().scope()).isEqualTo("https://microsoftgraph.chinacloudapi.cn/.default");
+    assertThat(SettingsLoader.describe(cloud)).contains("delivery.transport = graph")
+        .contains("graph.url = https://microsoftgraph.chinacloudapi.cn");
+  }
+
+  @Test
   void hostnameDefaultNeedsNoDnsAndIsAlwaysAValidName() {
     assertThat(SettingsLoader.localHostName(Map.of("HOSTNAME", "mx1.example.com"))).isEqualTo("mx1.example.com");
     String fallback = SettingsLoader.localHostName(Map.of("HOSTNAME", "not a name"));
