@@ -31,7 +31,6 @@ import javax.net.ssl.SSLContext;
  * the app in at all, and for each mailbox whether the app may act as it. Every call is read-only.
  */
 public final class Doctor {
-  static final String EWS_ROLE = "full_access_as_app";
   static final int EXPIRY_WARNING_DAYS = 30;
 
   private final Settings settings;
@@ -72,26 +71,24 @@ public final class Doctor {
     }
     if (token == null) {
       r.add(Check.skip("permissions", "token permissions", "needs a token"));
-      r.add(Check.skip("ews", "EWS access", "needs a token"));
+      r.add(Check.skip(transportId(), transportTitle(), "needs a token"));
       targets().forEach(m -> r.add(Check.skip("mailbox:" + m, "mailbox " + m, "needs a token")));
       return r;
     }
-
-    boolean permitted = claims(r, token.value(), ms);
 
     SSLContext tls;
     try {
       tls = TrustStores.clientContext(ms.caFile());
     } catch (Exception e) {
-      r.add(Check.fail("ews", "EWS access", "cannot load the trusted CAs: " + e.getMessage(),
+      r.add(Check.fail("tls", "trusted CAs", "cannot load the trusted CAs: " + e.getMessage(),
           "check microsoft.ca-file", null));
       return r;
     }
-    try (EwsProbe probe = new EwsProbe(settings.ews(), tls)) {
-      EwsProbe.Result gate = probe.inbox(token.value(), null);
-      Check ews = gate(gate, permitted);
-      r.add(ews);
-      boolean ewsClosed = ews.status() == Check.Status.FAIL;
+    try (TransportChecks checks = checks(tls)) {
+      boolean permitted = claims(r, token.value(), ms, checks);
+      Check gate = checks.gate(token.value(), permitted);
+      r.add(gate);
+      boolean closed = gate.status() == Check.Status.FAIL;
       List<String> targets = targets();
       if (targets.isEmpty()) {
         r.add(Check.warn("mailbox", "mailboxes", "none checked: with sender.mode "
@@ -100,14 +97,23 @@ public final class Doctor {
             + " send as", null));
       }
       for (String m : targets) {
-        if (ewsClosed) {
-          r.add(Check.skip("mailbox:" + m, "mailbox " + m, "EWS access failed"));
+        if (closed) {
+          r.add(Check.skip("mailbox:" + m, "mailbox " + m, checks.title() + " failed"));
         } else {
-          r.add(mailbox(m, probe.inbox(token.value(), m)));
+          r.add(checks.mailbox(token.value(), m));
         }
       }
     }
     return r;
+  }
+
+  /** The checks of delivery.transport: the only part of doctor that differs between transports. */
+  private TransportChecks checks(SSLContext tls) {
+    return switch (settings.delivery().transport()) {
+      case EWS -> new EwsChecks(settings, tls);
+      case GRAPH, SMTP_OAUTH -> throw new UnsupportedOperationException("doctor: delivery.transport "
+          + settings.delivery().transport() + " has no checks yet");
+    };
   }
 
   private static String codeSuffix(TokenException e) {
@@ -191,29 +197,47 @@ public final class Doctor {
 
   // ---- token claims -----------------------------------------------------------------------------
 
-  /** Audience, roles and tenant of the token; true if it carries the EWS permission. */
-  private boolean claims(Report r, String jwt, Settings.Microsoft ms) {
+  private String transportId() {
+    return switch (settings.delivery().transport()) {
+      case EWS -> "ews";
+      case GRAPH -> "graph";
+      case SMTP_OAUTH -> "smtp";
+    };
+  }
+
+  private String transportTitle() {
+    return switch (settings.delivery().transport()) {
+      case EWS -> "EWS access";
+      case GRAPH -> "Graph access";
+      case SMTP_OAUTH -> "SMTP submission";
+    };
+  }
+
+  /** Audience, roles and tenant of the token; true if it carries the transport's permission. */
+  private boolean claims(Report r, String jwt, Settings.Microsoft ms, TransportChecks checks) {
+    String role = checks.role();
     TokenClaims c;
     try {
       c = TokenClaims.decode(jwt);
     } catch (RuntimeException e) {
       r.add(Check.warn("permissions", "token permissions", "the access token cannot be decoded ("
-          + e.getClass().getSimpleName() + "); EWS will tell", null, null));
+          + e.getClass().getSimpleName() + "); " + checks.title() + " will tell", null, null));
       return true;
     }
     String resource = ms.scope().substring(0, ms.scope().length() - "/.default".length());
     if (c.audience() == null || !c.audience().replaceAll("/$", "").equalsIgnoreCase(resource)) {
       r.add(Check.fail("permissions", "token permissions", "the token is for " + c.audience() + ", not for "
-          + resource, "set microsoft.scope to " + resource + "/.default, or remove it to derive it from ews.url",
+          + resource, "set microsoft.scope to " + resource + "/.default, or remove it to derive it from"
+          + " delivery.transport",
           null));
       return false;
     }
-    if (!c.roles().contains(EWS_ROLE)) {
+    if (!c.roles().contains(role)) {
       String has = c.roles().isEmpty() ? "no application permission (roles is empty)"
-          : "roles " + String.join(", ", c.roles()) + " but not " + EWS_ROLE;
+          : "roles " + String.join(", ", c.roles()) + " but not " + role;
       r.add(Check.fail("permissions", "token permissions", "the token carries " + has
           + ": the permission is missing or admin consent was not granted",
-          "add Office 365 Exchange Online → Application permissions → " + EWS_ROLE + " (step 3) and press"
+          "add " + checks.api() + " → Application permissions → " + role + " (step 3) and press"
               + " \"Grant admin consent\" (step 4); a new token carries it within minutes", 3));
       return false;
     }
@@ -222,121 +246,12 @@ public final class Doctor {
           + ", not " + ms.tenantId(), "check microsoft.tenant-id (step 1)", 1));
       return true;
     }
-    r.add(Check.ok("permissions", "token permissions", "audience " + c.audience() + ", roles " + EWS_ROLE
+    r.add(Check.ok("permissions", "token permissions", "audience " + c.audience() + ", roles " + role
         + (c.appId() == null ? "" : ", app " + c.appId())));
     return true;
   }
 
   private static boolean isGuid(String s) {
     return s.matches("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
-  }
-
-  // ---- EWS --------------------------------------------------------------------------------------
-
-  /**
-   * GetFolder without impersonation. EWS that admits the app answers it with "ExchangeImpersonation SOAP
-   * header must be present" (microsoft-wire.md §2.1): proof that the app got past the EWS gate, before
-   * any mailbox is involved. A 403 here means the gate itself: EWS off for the organisation, or the app
-   * not on its allow list (§2.9).
-   */
-  private Check gate(EwsProbe.Result g, boolean permitted) {
-    String title = "EWS access";
-    String url = settings.ews().url();
-    if (g.success() || g.responseCode() != null) {
-      return Check.ok("ews", title, "EWS at " + url + " admits this app");
-    }
-    if (g.httpStatus() == 403) {
-      return Check.fail("ews", title, "EWS refused this app before looking at any mailbox (HTTP 403): EWS is"
-          + " disabled for the organisation, or the app is not in EwsAllowedAppIDs",
-          "in Exchange Online PowerShell: Set-OrganizationConfig -EWSEnabled $true and"
-              + " Set-OrganizationConfig -EwsAllowedAppIDs @{Add=\"" + settings.microsoft().clientId() + "\"}"
-              + " (step 6); EWS in Exchange Online ends on 1 April 2027", 6);
-    }
-    return http("ews", title, g, permitted);
-  }
-
-  private Check mailbox(String m, EwsProbe.Result res) {
-    String id = "mailbox:" + m;
-    String title = "mailbox " + m;
-    if (res.success()) {
-      return Check.ok(id, title, "granted: the app may send as this mailbox (GetFolder inbox succeeded)");
-    }
-    if (res.httpStatus() == 403) {
-      return Check.fail(id, title, "denied by an Application Access Policy (or an RBAC for Applications scope)"
-          + " that does not include this mailbox (HTTP 403)",
-          "add the mailbox to the policy's group, check with Test-ApplicationAccessPolicy -AppId "
-              + settings.microsoft().clientId() + " -Identity " + m + " (step 5); changes take 30–60 minutes", 5);
-    }
-    String code = res.responseCode() == null ? "" : res.responseCode();
-    switch (code) {
-      case "ErrorNonExistentMailbox":
-        return Check.fail(id, title, "no such mailbox: Exchange Online has no mailbox with this address"
-            + " (ErrorNonExistentMailbox)", "use the address of an existing, licensed or shared mailbox, or map the"
-            + " device's address to one with sender.map (step 7)", 7);
-      case "ErrorImpersonateUserDenied":
-      case "ErrorAccessDenied":
-        return Check.fail(id, title, "the app may not act as this mailbox (" + code + ")",
-            "grant " + EWS_ROLE + " with admin consent (steps 3–4) and check Application Access Policies (step 5)",
-            3);
-      case "ErrorAccountDisabled":
-      case "ErrorInvalidLicense":
-        return Check.fail(id, title, "the mailbox is disabled or unlicensed (" + code + ")",
-            "enable and license the mailbox, or use a shared mailbox (step 7)", 7);
-      default:
-        break;
-    }
-    if (!code.isEmpty()) {
-      return Check.fail(id, title, "EWS answered " + code, null, null);
-    }
-    return http(id, title, res, true);
-  }
-
-  /** HTTP statuses and local failures, shared by the gate and the mailbox checks. */
-  private Check http(String id, String title, EwsProbe.Result res, boolean permitted) {
-    String url = settings.ews().url();
-    String diag = res.diagnostics() == null ? "" : res.diagnostics();
-    if (res.httpStatus() == 401) {
-      if (diag.startsWith("2000008") || !permitted) {
-        return Check.fail(id, title, "EWS says the token carries no permission (HTTP 401 " + first(diag) + ")",
-            "add " + EWS_ROLE + " (step 3) and grant admin consent (step 4)", 4);
-      }
-      return Check.fail(id, title, "EWS rejected the token (HTTP 401 " + first(diag) + ")",
-          "check that ews.url and microsoft.login-url belong to the same cloud and tenant (step 1)", 1);
-    }
-    if (res.httpStatus() == 404 || res.httpStatus() == 405) {
-      return Check.fail(id, title, "no EWS endpoint at " + url + " (HTTP " + res.httpStatus() + ")",
-          "check ews.url (default https://outlook.office365.com/EWS/Exchange.asmx)", null);
-    }
-    if (res.httpStatus() > 0) {
-      return Check.fail(id, title, "EWS answered HTTP " + res.httpStatus(), "try again later; if it persists,"
-          + " check https://status.office365.com", null);
-    }
-    Throwable e = res.error();
-    if (e != null && EwsProbe.isTls(e)) {
-      return Check.fail(id, title, "TLS to " + url + " failed: the server's certificate is not trusted",
-          "if a proxy or firewall inspects TLS, put its CA certificate (PEM) in a file and set microsoft.ca-file",
-          null);
-    }
-    if (e != null && EwsProbe.isNetwork(e)) {
-      return Check.fail(id, title, "cannot reach " + url + ": " + root(e), "allow outbound HTTPS (443) to the"
-          + " EWS host; relay365 connects directly (no proxy setting)", null);
-    }
-    return Check.fail(id, title, "EWS call failed: " + (e == null ? "unknown" : root(e)), null, null);
-  }
-
-  private static String first(String diag) {
-    return diag.isEmpty() ? "" : diag.split(";", 2)[0];
-  }
-
-  private static String root(Throwable e) {
-    Throwable r = e;
-    String msg = e.getMessage();
-    while (r.getCause() != null && r.getCause() != r) {
-      r = r.getCause();
-      if (r.getMessage() != null) {
-        msg = r.getMessage();
-      }
-    }
-    return msg == null ? r.getClass().getSimpleName() : msg.replaceAll("\\s+", " ").strip();
   }
 }

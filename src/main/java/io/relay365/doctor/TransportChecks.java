@@ -1,0 +1,32 @@
+package io.relay365.doctor;
+
+/**
+ * What doctor asks of the service behind delivery.transport, after the token: whether the service
+ * admits the app at all (the gate), then, for each mailbox, whether the app may send as it. Every call
+ * must be harmless: it reads or authenticates, never sends.
+ */
+interface TransportChecks extends AutoCloseable {
+
+  /** The check id of the gate ("ews", "graph", "smtp"), also used for it when skipped. */
+  String id();
+
+  /** A person's name for the gate, e.g. "EWS access". */
+  String title();
+
+  /** The application permission (the token's roles claim) without which nothing can be sent. */
+  String role();
+
+  /** The API that offers {@link #role()} in the portal's "Add a permission" dialog. */
+  default String api() {
+    return "Office 365 Exchange Online";
+  }
+
+  /** Whether the service lets the app in at all, before any mailbox is involved. */
+  Check gate(String token, boolean permitted);
+
+  /** Whether the app may send as {@code mailbox}: granted, denied by a policy, no such mailbox, … */
+  Check mailbox(String token, String mailbox);
+
+  @Override
+  void close();
+}
