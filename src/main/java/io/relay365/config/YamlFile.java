@@ -43,6 +43,7 @@ final class YamlFile {
     if (onlyComments(text)) {
       return new JsonObject();
     }
+    rejectDuplicateKeys(where, text);
     // No file cache in ./.vertx or the temp dir, and no class-path fallback for a missing file.
     Vertx vertx = Vertx.vertx(new VertxOptions()
         .setEventLoopPoolSize(1)
@@ -80,6 +81,27 @@ final class YamlFile {
       Thread.currentThread().interrupt();
     } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
       // nothing was started that could hold a resource; the threads are daemons
+    }
+  }
+
+  /**
+   * YAML keeps the last of two equal keys and drops the first without a word (snakeyaml's default,
+   * which vertx-config uses): a second "smtp:" block would silently undo allowed-networks set in the
+   * first. A typo of this kind must not go unnoticed, so duplicates are refused before the real read.
+   */
+  private static void rejectDuplicateKeys(String where, String text) {
+    org.yaml.snakeyaml.LoaderOptions options = new org.yaml.snakeyaml.LoaderOptions();
+    options.setAllowDuplicateKeys(false);
+    try {
+      new org.yaml.snakeyaml.Yaml(new org.yaml.snakeyaml.constructor.SafeConstructor(options)).load(text);
+    } catch (org.yaml.snakeyaml.constructor.DuplicateKeyException e) {
+      Mark m = e.getProblemMark();
+      String at = m == null ? "" : "line " + (m.getLine() + 1) + ": ";
+      String key = e.getProblem() == null ? "a key" : e.getProblem().replaceFirst("^found duplicate key ", "");
+      throw new ConfigException(where, at + Messages.oneLine(key) + " appears twice in the same mapping; merge the"
+          + " two into one (YAML would keep only the second, silently)");
+    } catch (org.yaml.snakeyaml.error.YAMLException e) {
+      // syntax errors: the read below reports them with the position and a hint
     }
   }
 

@@ -322,6 +322,21 @@ class SettingsLoaderTest {
   }
 
   @Test
+  void aSectionOrKeyWrittenTwiceIsRefusedNotSilentlyReplaced() throws Exception {
+    TestConfigs.base(dir);
+    String ms = "microsoft:\n  tenant-id: " + TENANT + "\n  client-id: " + CLIENT + "\n  client-secret-file: "
+        + dir.resolve("client-secret") + "\n";
+    // the second smtp: block would otherwise replace the first, and with it the narrowed allowed-networks
+    Path twice = TestConfigs.writeText(dir, "smtp:\n  max-recipients: 5\n  allowed-networks: [127.0.0.1/32]\n"
+        + ms + "smtp:\n  timeout: 1m\n");
+    ConfigException e = TestConfigs.failure(twice, Map.of());
+    assertThat(e.getMessage()).startsWith(twice + ": line 8: smtp appears twice").contains("merge");
+
+    Path key = TestConfigs.writeText(dir, ms + "  tenant-id: " + TENANT + "\n");
+    assertThat(TestConfigs.failure(key, Map.of()).getMessage()).contains("tenant-id appears twice");
+  }
+
+  @Test
   void missingFileAndNonMappingFileAreExplained() throws Exception {
     assertThat(TestConfigs.failure(dir.resolve("nope.yaml"), Map.of()).getMessage()).contains("nope.yaml")
         .contains("does not exist");
