@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
     description = "SMTP smarthost that delivers mail from legacy devices to Microsoft 365 with app-only OAuth2.",
     subcommands = {ServeCommand.class, DemoCommand.class, SandboxCommand.class, QueueCommand.class,
         DoctorCommand.class, SendTestCommand.class, PasswdCommand.class, CommandLine.HelpCommand.class})
-public final class Main implements Runnable {
+public final class Main implements java.util.concurrent.Callable<Integer> {
 
   public static void main(String[] args) {
     System.exit(run(args));
@@ -26,9 +26,11 @@ public final class Main implements Runnable {
     return new CommandLine(new Main()).setCaseInsensitiveEnumValuesAllowed(true).execute(args);
   }
 
+  /** No command: the usage on stderr and EX_USAGE (64), so that a script calling it wrongly notices. */
   @Override
-  public void run() {
-    CommandLine.usage(this, System.out);
+  public Integer call() {
+    CommandLine.usage(this, System.err);
+    return 64;
   }
 
   static final class Version implements CommandLine.IVersionProvider {

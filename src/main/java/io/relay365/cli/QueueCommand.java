@@ -67,11 +67,25 @@ public final class QueueCommand implements Callable<Integer> {
   /** The spool directory, and the sender settings if a configuration was given (to show mailboxes). */
   private record Target(Path dir, Settings.Sender sender) {}
 
+  /** Where serve's configuration lives when installed as README section 4 says. */
+  static Path installedConfig = Path.of("/etc/relay365/relay365.yaml");
+
   private Target target() {
     if (spool != null) {
       return new Target(spool.toAbsolutePath().normalize(), null);
     }
-    Settings s = SettingsLoader.load(config, System.getenv());
+    Path file = config;
+    if (file == null && System.getenv("RELAY365_CONFIG") != null) {
+      file = Path.of(System.getenv("RELAY365_CONFIG"));
+    }
+    if (file == null && Files.isRegularFile(installedConfig)) {
+      file = installedConfig;
+    }
+    if (file == null && System.getenv("RELAY365_SPOOL_DIR") == null) {
+      throw new ConfigException("--config", "is not given; say which spool to look at: --config FILE (the"
+          + " configuration serve runs with, e.g. " + installedConfig + ") or --spool DIR (its spool.dir)");
+    }
+    Settings s = SettingsLoader.load(file, System.getenv());
     return new Target(s.spool().dir(), s.sender());
   }
 
@@ -92,12 +106,20 @@ public final class QueueCommand implements Callable<Integer> {
         q.err.println("relay365: configuration error: " + e.getMessage());
         return Exits.CONFIG;
       }
+      if (!Files.exists(t.dir())) {
+        q.err.println("relay365: spool " + t.dir() + " does not exist; give the spool.dir that serve uses (--spool DIR,"
+            + " or the same --config and RELAY365_SPOOL_DIR as serve)");
+        return Exits.FAILED;
+      }
       if (!Files.isDirectory(t.dir().resolve("queue"))) {
         q.err.println("relay365: " + t.dir() + " is not a relay365 spool (no queue/ inside)");
         return Exits.FAILED;
       }
       try {
         return exec(q, t);
+      } catch (IllegalArgumentException e) {
+        q.err.println("relay365: " + printable(e.getMessage()) + " (queue ids look like those of `relay365 queue list`)");
+        return Exits.FAILED;
       } catch (IOException e) {
         q.err.println("relay365: " + e.getMessage());
         return Exits.FAILED;
@@ -121,7 +143,7 @@ public final class QueueCommand implements Callable<Integer> {
       List<String[]> rows = new ArrayList<>();
       rows.add(new String[] {"ID", "AGE", "SENDER", "MAILBOX", "RECIPIENTS", "ATT", "NEXT TRY", "LAST ERROR"});
       for (Envelope e : all) {
-        rows.add(new String[] {e.id(), age(e.arrived(), now), sender(e), mailbox(spool, t, e),
+        rows.add(new String[] {e.id(), age(e.arrived(), now), cut(sender(e), 60), cut(mailbox(spool, t, e), 60),
             cut(String.join(",", e.recipients()), 40), Integer.toString(e.attempts()), next(e, now),
             cut(e.lastError() == null ? "-" : e.lastError(), 60)});
       }
@@ -158,23 +180,23 @@ public final class QueueCommand implements Callable<Integer> {
       Instant now = Instant.now();
       q.out.println("id:          " + env.id() + " (" + state + ")");
       q.out.println("arrived:     " + env.arrived() + " (" + age(env.arrived(), now) + " ago)");
-      q.out.println("sender:      " + sender(env));
-      q.out.println("mailbox:     " + mailbox(spool, t, env));
-      q.out.println("recipients:  " + String.join(", ", env.recipients()));
-      q.out.println("client:      " + env.client() + (env.helo().isEmpty() ? "" : " (" + env.helo() + ")"));
+      q.out.println("sender:      " + printable(sender(env)));
+      q.out.println("mailbox:     " + printable(mailbox(spool, t, env)));
+      q.out.println("recipients:  " + printable(String.join(", ", env.recipients())));
+      q.out.println("client:      " + printable(env.client() + (env.helo().isEmpty() ? "" : " (" + env.helo() + ")")));
       q.out.println("size:        " + env.size() + " bytes");
       q.out.println("attempts:    " + env.attempts());
       q.out.println("next try:    " + (state.equals("dead") ? "-" : next(env, now)));
-      q.out.println("last error:  " + (env.lastError() == null ? "-" : env.lastError()));
+      q.out.println("last error:  " + (env.lastError() == null ? "-" : printable(env.lastError())));
       if (reason != null) {
-        q.out.println("dead reason: " + reason);
+        q.out.println("dead reason: " + printable(reason));
       }
       q.out.println("file:        " + message);
       try {
         MessageHeaders h = MessageHeaders.read(message);
         q.out.println("headers:");
         for (MessageHeaders.Field f : h.fields()) {
-          q.out.println("  " + f.name() + ": " + cut(f.value().replaceAll("\\s+", " "), 200));
+          q.out.println("  " + printable(f.name()) + ": " + cut(f.value().replaceAll("\\s+", " "), 200));
         }
       } catch (IOException ex) {
         q.out.println("headers:     (unreadable: " + ex.getMessage() + ")");
@@ -183,7 +205,8 @@ public final class QueueCommand implements Callable<Integer> {
     }
   }
 
-  @Command(name = "retry", description = "Try a message (or --all) again now; also releases holds after a fix.")
+  @Command(name = "retry", description = "Try a message (or --all) again now; also releases holds after a fix. On a"
+      + " dead letter: put it back in the queue, with a new lifetime.")
   static final class RetryCmd extends Sub {
     @Parameters(paramLabel = "ID", arity = "0..1")
     String id;
@@ -198,6 +221,9 @@ public final class QueueCommand implements Callable<Integer> {
         return Exits.FAILED;
       }
       String what = all ? QueueControl.ALL : id;
+      if (!all && read(Spool.view(t.dir()), id).isEmpty() && Spool.view(t.dir()).deadIds().contains(id)) {
+        return requeue(q, t);
+      }
       Optional<SpoolLock> lock = SpoolLock.tryAcquire(t.dir());
       if (lock.isEmpty()) {
         if (!all && read(Spool.view(t.dir()), id).isEmpty()) {
@@ -221,15 +247,34 @@ public final class QueueCommand implements Callable<Integer> {
         return Exits.OK;
       }
     }
+
+    /** A dead letter goes back into the queue, with a new lifetime; the queue's writer does the move. */
+    private int requeue(QueueCommand q, Target t) throws IOException, InterruptedException {
+      Optional<SpoolLock> lock = SpoolLock.tryAcquire(t.dir());
+      if (lock.isEmpty()) {
+        return viaDaemon(q, t, QueueControl.Action.REQUEUE, id);
+      }
+      try (SpoolLock held = lock.get()) {
+        Spool.open(t.dir()).requeue(id);
+        q.out.println("requeued dead letter " + id + "; relay365 is not running: it goes out when it starts");
+        return Exits.OK;
+      }
+    }
   }
 
-  @Command(name = "delete", description = "Remove a queued message for good (it is not delivered).")
+  @Command(name = "delete", description = "Remove a queued message or a dead letter for good (it is not delivered).")
   static final class DeleteCmd extends Sub {
     @Parameters(paramLabel = "ID")
     String id;
 
     @Override
     int exec(QueueCommand q, Target t) throws IOException, InterruptedException {
+      if (read(Spool.view(t.dir()), id).isEmpty() && Spool.view(t.dir()).deadIds().contains(id)) {
+        // the daemon never writes a dead letter again, so no coordination is needed
+        Spool.view(t.dir()).removeDead(id);
+        q.out.println("deleted dead letter " + id);
+        return Exits.OK;
+      }
       Optional<SpoolLock> lock = SpoolLock.tryAcquire(t.dir());
       if (lock.isEmpty()) {
         if (read(Spool.view(t.dir()), id).isEmpty()) {
@@ -262,7 +307,7 @@ public final class QueueCommand implements Callable<Integer> {
       rows.add(new String[] {"ID", "AGE", "SENDER", "RECIPIENTS", "ATT", "REASON"});
       for (Envelope e : dead) {
         String reason = spool.deadReason(e.id());
-        rows.add(new String[] {e.id(), age(e.arrived(), now), sender(e), cut(String.join(",", e.recipients()), 40),
+        rows.add(new String[] {e.id(), age(e.arrived(), now), cut(sender(e), 60), cut(String.join(",", e.recipients()), 40),
             Integer.toString(e.attempts()), cut(reason == null ? "-" : reason.replaceFirst("^\\S+ ", ""), 90)});
       }
       table(q.out, rows);
@@ -280,7 +325,7 @@ public final class QueueCommand implements Callable<Integer> {
     while (Files.exists(request) && System.nanoTime() < end) {
       Thread.sleep(50);
     }
-    String verb = action == QueueControl.Action.RETRY ? "retry" : "delete";
+    String verb = action.name().toLowerCase(java.util.Locale.ROOT);
     if (Files.exists(request)) {
       q.out.println(verb + " " + id + " requested; the running relay365 has not picked it up yet ("
           + request + ")");
@@ -341,7 +386,25 @@ public final class QueueCommand implements Callable<Integer> {
   }
 
   private static String cut(String s, int max) {
+    s = printable(s);
     return s.length() <= max ? s : s.substring(0, max - 1) + "…";
+  }
+
+  /**
+   * What a client sent (HELO, addresses, headers) may hold terminal control sequences: ESC [2J would
+   * clear the admin's screen, others can rewrite what the terminal shows. Every control character is
+   * shown as '?' (C0, DEL and C1).
+   */
+  static String printable(String s) {
+    if (s == null) {
+      return null;
+    }
+    StringBuilder b = new StringBuilder(s.length());
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      b.append(c < 0x20 || (c >= 0x7f && c < 0xa0) ? '?' : c);
+    }
+    return b.toString();
   }
 
   private static void table(PrintStream out, List<String[]> rows) {

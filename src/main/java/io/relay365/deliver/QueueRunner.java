@@ -627,6 +627,20 @@ public final class QueueRunner {
       });
       return;
     }
+    if (r.action() == QueueControl.Action.REQUEUE) {
+      log.info("queue tool: requeue dead letter {}", r.id());
+      blocking(() -> spool.requeue(r.id())).onComplete(ar -> {
+        if (ar.succeeded()) {
+          mail.info("requeued id={} from the dead letters by the queue tool", r.id());
+          schedule(ar.result());
+          pump();
+        } else {
+          log.warn("queue tool: cannot requeue {}: {}", r.id(), ar.cause().toString());
+        }
+        QueueControl.done(r.file());
+      });
+      return;
+    }
     Entry e = entries.get(r.id());
     if (r.action() == QueueControl.Action.DELETE) {
       log.info("queue tool: delete {}", r.id());

@@ -30,7 +30,7 @@ public final class QueueControl {
   /** One request. {@code id} is {@link #ALL} for "retry --all". */
   public record Request(Action action, String id, Path file) {}
 
-  public enum Action { RETRY, DELETE }
+  public enum Action { RETRY, DELETE, REQUEUE }
 
   private QueueControl() {}
 
@@ -80,6 +80,7 @@ public final class QueueControl {
     return switch (verb) {
       case "retry" -> Optional.of(new Request(Action.RETRY, id, file));
       case "delete" -> Optional.of(new Request(Action.DELETE, id, file));
+      case "requeue" -> Optional.of(new Request(Action.REQUEUE, id, file));
       default -> Optional.empty();
     };
   }

@@ -353,6 +353,54 @@ public final class Spool {
     return buried;
   }
 
+  /**
+   * Puts a dead letter back in the queue, for the queue tool once the cause is fixed: a fresh envelope
+   * (no attempts, due now, and a new lifetime counted from now, else it would die again at its first
+   * failure), reason.txt dropped, then one rename back into queue/. Only the queue's writer calls this:
+   * the daemon while it runs (a REQUEUE request), else the tool holding the spool lock.
+   */
+  public Envelope requeue(String id) throws IOException {
+    writable();
+    Path entry = dead.resolve(QueueIds.check(id));
+    if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
+      throw new NoSuchFileException(entry.toString(), null, "no such dead letter");
+    }
+    Path target = queue.resolve(id);
+    if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+      throw new FileAlreadyExistsException(target.toString(), null, "a queued message has the same id");
+    }
+    Envelope old = EnvelopeJson.decode(Files.readAllBytes(entry.resolve(ENVELOPE)));
+    Envelope fresh = new Envelope(old.version(), old.id(), old.sender(), old.recipients(), old.client(), old.helo(),
+        Instant.now(), old.size(), 0, null, oneLine("requeued from the dead letters; was: "
+            + (old.lastError() == null ? "-" : old.lastError())));
+    Path temp = entry.resolve(ENVELOPE_TMP);
+    Files.deleteIfExists(temp);
+    writeDurably(temp, EnvelopeJson.encode(fresh));
+    ops.move(temp, entry.resolve(ENVELOPE));
+    Files.deleteIfExists(entry.resolve(REASON));
+    ops.forceDir(entry);
+    ops.move(entry, target);
+    size.incrementAndGet();
+    ops.forceDir(dead);
+    ops.forceDir(queue);
+    return fresh;
+  }
+
+  /**
+   * Deletes a dead letter for good. The daemon never writes to dead/&lt;id&gt; after burying it, so the queue
+   * tool may do this while the daemon runs: one rename to a hidden name (which {@link #deadIds} skips),
+   * then the files.
+   */
+  public void removeDead(String id) throws IOException {
+    Path entry = dead.resolve(QueueIds.check(id));
+    if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
+      throw new NoSuchFileException(entry.toString(), null, "no such dead letter");
+    }
+    Path doomed = dead.resolve("." + id + ".removed-" + ids.random(6));
+    Files.move(entry, doomed, StandardCopyOption.ATOMIC_MOVE);
+    deleteTree(doomed);
+  }
+
   /** Every dead letter, oldest arrival first; unreadable ones are skipped (they are listed by {@link #deadIds}). */
   public List<Envelope> dead() {
     List<Envelope> result = new ArrayList<>();
@@ -372,7 +420,7 @@ public final class Spool {
     List<String> ids = new ArrayList<>();
     try (DirectoryStream<Path> ds = Files.newDirectoryStream(dead)) {
       for (Path p : ds) {
-        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
+        if (Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS) && !p.getFileName().toString().startsWith(".")) {
           ids.add(p.getFileName().toString());
         }
       }

@@ -122,4 +122,75 @@ class QueueCommandTest {
     assertThat(run("--spool", dir.toString(), "show", e.id())).isZero();
     assertThat(out()).contains("(dead)").contains("dead reason:");
   }
+
+  @Test
+  void aDeadLetterCanBeRequeuedWithANewLifetimeOrDeletedForGood() throws Exception {
+    Spool spool = Spool.open(dir);
+    Envelope a = spool.bury(put(spool, "scanner@contoso.example"), "configuration ErrorNonExistentMailbox: fixed now");
+    Envelope b = spool.bury(put(spool, "fax@contoso.example"), "permanent ErrorMimeContentInvalid: bad MIME");
+
+    assertThat(run("--spool", dir.toString(), "retry", a.id())).isZero();
+    Envelope back = spool.read(a.id()).orElseThrow();
+    assertThat(back.attempts()).isZero();
+    assertThat(back.nextAttempt()).as("due now").isNull();
+    assertThat(back.arrived()).as("a new lifetime").isAfter(a.arrived());
+    assertThat(back.lastError()).contains("requeued").contains("ErrorNonExistentMailbox");
+    assertThat(spool.deadIds()).containsExactly(b.id());
+
+    assertThat(run("--spool", dir.toString(), "delete", b.id())).isZero();
+    assertThat(out()).contains("deleted dead letter " + b.id());
+    assertThat(spool.deadIds()).isEmpty();
+    assertThat(Files.list(dir.resolve("dead")).count()).as("nothing left behind").isZero();
+  }
+
+  @Test
+  void whileTheDaemonRunsARequeueGoesThroughIt() throws Exception {
+    Spool spool = Spool.open(dir);
+    Envelope a = spool.bury(put(spool, "scanner@contoso.example"), "dead: max-lifetime");
+    try (SpoolLock daemon = SpoolLock.tryAcquire(dir).orElseThrow()) {
+      CompletableFuture<List<QueueControl.Request>> seen = CompletableFuture.supplyAsync(() -> {
+        for (int i = 0; i < 200; i++) {
+          List<QueueControl.Request> r = QueueControl.pending(spool);
+          if (!r.isEmpty()) {
+            r.forEach(x -> QueueControl.done(x.file()));
+            return r;
+          }
+          try {
+            Thread.sleep(20);
+          } catch (InterruptedException ex) {
+            throw new IllegalStateException(ex);
+          }
+        }
+        return List.of();
+      });
+      assertThat(run("--spool", dir.toString(), "retry", a.id())).isZero();
+      assertThat(seen.get()).extracting(QueueControl.Request::action, QueueControl.Request::id)
+          .containsExactly(org.assertj.core.groups.Tuple.tuple(QueueControl.Action.REQUEUE, a.id()));
+      assertThat(spool.deadIds()).as("the tool itself moved nothing").containsExactly(a.id());
+    }
+  }
+
+  @Test
+  void clientTextIsShownWithoutTerminalControlSequences() throws Exception {
+    Spool spool = Spool.open(dir);
+    Envelope e;
+    try (Incoming in = spool.begin()) {
+      in.body().write("Subject: x\u001b]0;owned\u0007\r\n\r\nx\r\n".getBytes(StandardCharsets.UTF_8));
+      e = in.commit("scanner@contoso.example", List.of("alice@example.com"), "10.0.0.7", "x\u001b[2Jy");
+    }
+    assertThat(run("--spool", dir.toString(), "show", e.id())).isZero();
+    assertThat(out()).contains("client:      10.0.0.7 (x?[2Jy)").doesNotContain("\u001b").doesNotContain("\u0007");
+    assertThat(run("--spool", dir.toString(), "list")).isZero();
+    assertThat(out()).doesNotContain("\u001b");
+  }
+
+  @Test
+  void badIdsAndMissingSpoolsAreExplainedWithoutAStackTrace() throws Exception {
+    Spool.open(dir);
+    assertThat(run("--spool", dir.toString(), "show", "../../etc")).isEqualTo(1);
+    assertThat(err.toString(StandardCharsets.UTF_8)).startsWith("relay365: ").doesNotContain("Exception")
+        .doesNotContain("\tat ");
+    assertThat(run("--spool", dir.resolve("nope").toString(), "list")).isEqualTo(1);
+    assertThat(err.toString(StandardCharsets.UTF_8)).contains("does not exist").contains("--spool");
+  }
 }
