@@ -51,7 +51,7 @@ public final class Faults {
   private final Set<String> deniedMailboxes = new TreeSet<>();
   private final Set<String> unknownMailboxes = new TreeSet<>();
   private boolean ewsDisabled;
-  private List<String> rolesInToken;         // null = ["full_access_as_app"]
+  private List<String> rolesInToken;         // null = the defaults per resource, see roles(audience)
   private int maxConcurrentPerMailbox = DEFAULT_MAX_CONCURRENT;
   private long maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
 
@@ -137,7 +137,7 @@ public final class Faults {
     return this;
   }
 
-  /** The {@code roles} claim of tokens issued from now on (null = ["full_access_as_app"]). */
+  /** The {@code roles} claim of tokens issued from now on, whatever the resource (null = the defaults, see roles(String)). */
   public synchronized Faults rolesInToken(List<String> roles) {
     rolesInToken = roles == null ? null : List.copyOf(roles);
     return this;
@@ -230,9 +230,22 @@ public final class Faults {
     return ewsDisabled;
   }
 
-  synchronized List<String> roles() {
-    return rolesInToken == null ? List.of("full_access_as_app") : rolesInToken;
+  /**
+   * The roles claim for a token of {@code audience}. The sandbox's app registration has, by default,
+   * every application permission one of relay365's transports needs, each under the API that offers it
+   * (microsoft-wire.md §1.3, §3, §4): Office 365 Exchange Online grants full_access_as_app (EWS) and
+   * SMTP.SendAsApp (SMTP submission); Microsoft Graph grants Mail.Send and Mail.ReadWrite (the
+   * large-message path). {@link #rolesInToken} replaces them for every resource.
+   */
+  synchronized List<String> roles(String audience) {
+    if (rolesInToken != null) {
+      return rolesInToken;
+    }
+    return TokenEndpoint.isGraphAudience(audience) ? GRAPH_ROLES : EXCHANGE_ROLES;
   }
+
+  static final List<String> EXCHANGE_ROLES = List.of("full_access_as_app", "SMTP.SendAsApp");
+  static final List<String> GRAPH_ROLES = List.of("Mail.Send", "Mail.ReadWrite");
 
   synchronized int maxConcurrent() {
     return maxConcurrentPerMailbox;

@@ -253,6 +253,11 @@ final class TokenEndpoint {
     }
   }
 
+  /** Whether a token for this audience is a Microsoft Graph token (else an Exchange Online one). */
+  static boolean isGraphAudience(String audience) {
+    return GRAPH.equalsIgnoreCase(audience);
+  }
+
   /** The audience for a requested resource, or null if the tenant does not know it. */
   private String knownResource(String resource) {
     String r = resource.endsWith("/") ? resource.substring(0, resource.length() - 1) : resource;
@@ -355,7 +360,7 @@ final class TokenEndpoint {
         .put("idp", "https://sts.windows.net/" + tid + "/")
         .put("idtyp", "app")
         .put("oid", SERVICE_PRINCIPAL_OID)
-        .put("roles", new JsonArray(new ArrayList<>(sandbox.faults().roles())))
+        .put("roles", new JsonArray(new ArrayList<>(sandbox.faults().roles(audience))))
         .put("sub", SERVICE_PRINCIPAL_OID)
         .put("tid", tid)
         .put("uti", jti)

@@ -102,7 +102,7 @@ class TokenEndpointTest {
     assertThat(c.getString("iss")).isEqualTo("https://sts.windows.net/" + f.sandbox.tenantId() + "/");
     assertThat(c.getString("tid")).isEqualTo(f.sandbox.tenantId());
     assertThat(c.getString("appid")).isEqualTo(f.sandbox.clientId());
-    assertThat(c.getJsonArray("roles")).containsExactly("full_access_as_app");
+    assertThat(c.getJsonArray("roles")).containsExactly("full_access_as_app", "SMTP.SendAsApp");
     assertThat(c.getString("jti")).isNotBlank();
     assertThat(c.getLong("exp") - Instant.now().getEpochSecond()).isBetween(3500L, 3600L);
     assertThat(Jwt.parse(r.accessToken()).verifiesWith(f.sandbox.pki().tokenKeys.getPublic())).isTrue();
