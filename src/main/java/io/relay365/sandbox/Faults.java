@@ -54,6 +54,7 @@ public final class Faults {
   private List<String> rolesInToken;         // null = the defaults per resource, see roles(audience)
   private int maxConcurrentPerMailbox = DEFAULT_MAX_CONCURRENT;
   private long maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
+  private final GraphFaults graph = new GraphFaults();
 
   /** The next {@code count} CreateItem calls answer ErrorServerBusy with BackOffMilliseconds. */
   public synchronized Faults ewsBusy(int count, long backOffMillis, boolean asSoapFault) {
@@ -155,8 +156,14 @@ public final class Faults {
     return this;
   }
 
+  /** Faults of the sandbox's Microsoft Graph (JSON key "graph"). */
+  public GraphFaults graph() {
+    return graph;
+  }
+
   /** Clears every fault. */
   public synchronized Faults reset() {
+    graph.reset();
     busy = null;
     ewsError = null;
     ewsHttpStatus = null;
@@ -297,6 +304,7 @@ public final class Faults {
     }
     j.put("maxConcurrentPerMailbox", maxConcurrentPerMailbox);
     j.put("maxMessageSize", maxMessageSize);
+    j.put("graph", graph.toJson());
     return j;
   }
 
@@ -362,6 +370,9 @@ public final class Faults {
     }
     if (j.containsKey("maxMessageSize")) {
       maxMessageSize(j.getLong("maxMessageSize"));
+    }
+    if ((o = j.getJsonObject("graph")) != null) {
+      graph.apply(o);
     }
     return this;
   }
