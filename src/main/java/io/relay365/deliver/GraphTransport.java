@@ -408,7 +408,7 @@ public final class GraphTransport implements Transport {
    * be written users('$…') with quotes doubled, or Graph reads it as an OData keyword (GUESS: from
    * Microsoft's note on UPNs that start with '$').
    */
-  static String userSegment(String mailbox) {
+  public static String userSegment(String mailbox) {
     if (mailbox.startsWith("$")) {
       return "users('" + pct(mailbox.replace("'", "''")) + "')";
     }

@@ -120,13 +120,16 @@ public final class Faults {
     return this;
   }
 
-  /** EWS answers 403 (empty body) for this mailbox, like an Application Access Policy that excludes it. */
+  /**
+   * EWS answers 403 (empty body) for this mailbox, like an Application Access Policy that excludes it;
+   * Graph answers 403 with the [RAOP] body (microsoft-wire.md §3).
+   */
   public synchronized Faults denyMailbox(String addr) {
     deniedMailboxes.add(addr.toLowerCase(Locale.ROOT));
     return this;
   }
 
-  /** EWS answers ErrorNonExistentMailbox (SOAP fault) when this mailbox is impersonated. */
+  /** EWS answers ErrorNonExistentMailbox (SOAP fault) when this mailbox is impersonated; Graph 404 ErrorInvalidUser. */
   public synchronized Faults unknownMailbox(String addr) {
     unknownMailboxes.add(addr.toLowerCase(Locale.ROOT));
     return this;
