@@ -80,6 +80,9 @@ class GraphTransportTest {
   final List<AutoCloseable> closing = new ArrayList<>();
   final ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logs =
       new ch.qos.logback.core.read.ListAppender<>();
+  /** Loggers raised to DEBUG for the test: none of them may print a bearer token or an upload URL's token. */
+  static final List<String> DEBUG = List.of("io.relay365", "io.vertx", "io.netty");
+  final Map<String, ch.qos.logback.classic.Level> savedLevels = new HashMap<>();
   int seq;
 
   @BeforeAll
@@ -107,6 +110,11 @@ class GraphTransportTest {
     env.put("RELAY365_GRAPH_TIMEOUT", "10s");
     logs.start();
     root().addAppender(logs);
+    for (String name : DEBUG) {
+      ch.qos.logback.classic.Logger l = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(name);
+      savedLevels.put(name, l.getLevel());
+      l.setLevel(ch.qos.logback.classic.Level.DEBUG);
+    }
   }
 
   @AfterEach
@@ -115,8 +123,12 @@ class GraphTransportTest {
       c.close();
     }
     root().detachAppender(logs);
+    savedLevels.forEach((name, level) ->
+        ((ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(name)).setLevel(level));
     for (ch.qos.logback.classic.spi.ILoggingEvent e : logs.list) {
-      assertThat(e.getFormattedMessage()).doesNotContain("Bearer ey").doesNotContain("authtoken=");
+      String text = e.getFormattedMessage() + (e.getThrowableProxy() == null ? ""
+          : ch.qos.logback.classic.spi.ThrowableProxyUtil.asString(e.getThrowableProxy()));
+      assertThat(text).doesNotContain("Bearer ey").doesNotContain("authtoken=");
     }
     assertThat(sandbox.graphDrafts()).as("no draft left behind").isZero();
   }
