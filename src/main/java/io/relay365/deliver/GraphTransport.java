@@ -178,8 +178,10 @@ public final class GraphTransport implements Transport {
     a.step = Step.SEND_MAIL;
     return request(a, HttpMethod.POST, user(a) + "/sendMail", "text/plain", base64).compose(r -> {
       if (GraphOutcomes.needsLargePath(Step.SEND_MAIL, r.statusCode(), r.bodyAsString())) {
-        // Graph's limit is below graph.max-request-size: aim the draft's requests well under what it refused
-        a.maxRequest = Math.min(a.maxRequest, base64.length * 3L / 4);
+        // Graph's limit is below graph.max-request-size: aim the draft's requests at Microsoft's documented
+        // "about 4 MB", and well under what it refused
+        a.maxRequest = Math.min(Math.min(a.maxRequest, Settings.Graph.DEFAULT_MAX_REQUEST_SIZE),
+            base64.length * 3L / 4);
         LOG.info("{}: Graph refused sendMail of {} bytes as too large (HTTP 413); sending it as a draft with"
             + " uploads, requests up to {} bytes", a.s.envelope().id(), base64.length, a.maxRequest);
         return large(a);
