@@ -227,12 +227,9 @@ public final class GraphTransport implements Transport {
       return Future.succeededFuture();
     }
     GraphMessage.Attachment att = atts.get(i);
-    Future<Void> one = att.size() < SMALL_ATTACHMENT && fitsOneRequest(a, att) ? attachSmall(a, att) : upload(a, att);
+    // Microsoft's rule (§3): below 3 MB one POST, from 3 MB an upload session (which refuses smaller files)
+    Future<Void> one = att.size() < SMALL_ATTACHMENT ? attachSmall(a, att) : upload(a, att);
     return one.compose(v -> attachAll(a, atts, i + 1));
-  }
-
-  private static boolean fitsOneRequest(Attempt a, GraphMessage.Attachment att) {
-    return GraphMessage.base64Length(att.size()) + 2048 + att.name().length() * 3L <= a.maxRequest;
   }
 
   /** {@code POST …/attachments} with a fileAttachment (§3, below 3 MB). */

@@ -387,7 +387,7 @@ class GraphTransportTest {
     return b;
   }
 
-  /** multipart/mixed: related(html + inline png) + a big PDF + a small CSV. */
+  /** multipart/mixed: related(html + inline png) + a big PDF + a CSV. */
   static byte[] bigMessage(int pdfBytes) throws Exception {
     MimeMessage msg = new MimeMessage(Session.getInstance(new Properties()));
     msg.setFrom(new InternetAddress("scanner@contoso.example"));
@@ -396,7 +396,7 @@ class GraphTransportTest {
     MimeBodyPart html = new MimeBodyPart();
     html.setText("<html><body><img src=\"cid:logo@relay365\"></body></html>", "UTF-8", "html");
     MimeBodyPart image = new MimeBodyPart();
-    image.setDataHandler(new DataHandler(new ByteArrayDataSource(random(6_000, 1), "image/png")));
+    image.setDataHandler(new DataHandler(new ByteArrayDataSource(random(700_000, 1), "image/png")));
     image.setContentID("<logo@relay365>");
     image.setDisposition(Part.INLINE);
     MimeBodyPart related = new MimeBodyPart();
@@ -405,7 +405,7 @@ class GraphTransportTest {
     pdf.setDataHandler(new DataHandler(new ByteArrayDataSource(random(pdfBytes, 2), "application/pdf")));
     pdf.setFileName("scan.pdf");
     MimeBodyPart csv = new MimeBodyPart();
-    csv.setDataHandler(new DataHandler(new ByteArrayDataSource(random(1_500_000, 3), "text/csv")));
+    csv.setDataHandler(new DataHandler(new ByteArrayDataSource(random(600_000, 3), "text/csv")));
     csv.setFileName("Übersicht.csv");
     msg.setContent(new MimeMultipart(related, pdf, csv));
     msg.setHeader("Message-ID", "<big@contoso.example>");
@@ -429,7 +429,8 @@ class GraphTransportTest {
       if (p.isMimeType("multipart/*")) {
         collect((Multipart) p.getContent(), out);
       } else if (p.getFileName() != null || ((MimeBodyPart) p).getContentID() != null) {
-        String key = p.getFileName() != null ? p.getFileName() : ((MimeBodyPart) p).getContentID();
+        String cid = ((MimeBodyPart) p).getContentID();
+        String key = cid != null ? cid : p.getFileName();
         out.put(key, p.getInputStream().readAllBytes());
       }
     }
@@ -437,8 +438,11 @@ class GraphTransportTest {
 
   @Test
   void aLargeMessageGoesAsADraftWithUploadedAttachments() throws Exception {
+    // with a 1 MB request limit the inline image and the CSV are cut out too, and added by JSON POSTs
+    env.put("RELAY365_GRAPH_MAX_REQUEST_SIZE", "1MB");
     byte[] mime = bigMessage(9 * 1024 * 1024);
     int uploads = sandbox.graphUploadRequests();
+    int requests = sandbox.graphRequests();
     Outcome o = send(transport(), submission(MAILBOX, mime, RCPTS));
 
     assertThat(o.kind()).as(o.toString()).isEqualTo(Kind.DELIVERED);
@@ -455,15 +459,23 @@ class GraphTransportTest {
     }
     // the 9 MiB PDF in chunks of at most 4 MB: 3 PUTs to the upload URL (which refuses Authorization)
     assertThat(sandbox.graphUploadRequests() - uploads).isEqualTo(3);
+    // draft, image, CSV, upload session, send
+    assertThat(sandbox.graphRequests() - requests).isEqualTo(5);
     MimeMessage m = new MimeMessage(Session.getInstance(new Properties()), new ByteArrayInputStream(r.mime()));
     assertThat(m.getSubject()).isEqualTo("Großer Scan ✓");
+    // the image stays inline, next to the HTML that refers to it
+    Multipart related = (Multipart) ((Multipart) m.getContent()).getBodyPart(0).getContent();
+    assertThat(((Multipart) m.getContent()).getBodyPart(0).isMimeType("multipart/related")).isTrue();
+    MimeBodyPart img = (MimeBodyPart) related.getBodyPart(related.getCount() - 1);
+    assertThat(img.getContentID()).isEqualTo("<logo@relay365>");
+    assertThat(img.getDisposition()).isEqualTo(Part.INLINE);
   }
 
   @Test
   void sendMailRefusedAsTooLargeFallsBackToTheDraftPath() throws Exception {
     // a relay that believes in a larger request limit than Graph has: 413, then the draft path
     env.put("RELAY365_GRAPH_MAX_REQUEST_SIZE", "16MB");
-    byte[] mime = bigMessage(5 * 1024 * 1024);
+    byte[] mime = bigMessage(3_200_000);
     Outcome o = send(transport(), submission(MAILBOX, mime, RCPTS));
     assertThat(o.kind()).as(o.toString()).isEqualTo(Kind.DELIVERED);
     assertThat(last().path()).isEqualTo("draft+upload");
@@ -472,7 +484,8 @@ class GraphTransportTest {
   @Test
   void withoutMailReadWriteALargeMessageNamesThePermissionAndLeavesNoDraft() throws Exception {
     sandbox.faults().rolesInToken(List.of("Mail.Send"));
-    Outcome o = send(transport(), submission(MAILBOX, bigMessage(5 * 1024 * 1024), RCPTS));
+    env.put("RELAY365_GRAPH_MAX_REQUEST_SIZE", "1MB");
+    Outcome o = send(transport(), submission(MAILBOX, bigMessage(3_200_000), RCPTS));
     assertThat(o.kind()).isEqualTo(Kind.CONFIGURATION);
     assertThat(o.scope()).isEqualTo(Scope.MAILBOX);
     assertThat(o.detail()).contains("Mail.ReadWrite");
@@ -483,9 +496,11 @@ class GraphTransportTest {
 
   @Test
   void aFailedStepDeletesTheDraftAndIsClassified() throws Exception {
+    env.put("RELAY365_GRAPH_MAX_REQUEST_SIZE", "1MB");
+    byte[] big = bigMessage(3_200_000);
     sandbox.faults().graph().error(Op.SEND_DRAFT, 503, null, 30, 1);
     int before = sandbox.received().size();
-    Outcome o = send(transport(), submission(MAILBOX, bigMessage(5 * 1024 * 1024), RCPTS));
+    Outcome o = send(transport(), submission(MAILBOX, big, RCPTS));
     assertThat(o.kind()).isEqualTo(Kind.TRANSIENT);
     assertThat(o.scope()).isEqualTo(Scope.MAILBOX);
     assertThat(o.retryAfter()).isEqualTo(Duration.ofSeconds(30));
@@ -493,7 +508,7 @@ class GraphTransportTest {
     // tearDown checks that no draft was left
 
     sandbox.faults().graph().error(Op.UPLOAD, 500, null, null, 1);
-    o = send(transport(), submission(MAILBOX, bigMessage(5 * 1024 * 1024), RCPTS));
+    o = send(transport(), submission(MAILBOX, big, RCPTS));
     assertThat(o.kind()).isEqualTo(Kind.TRANSIENT);
     assertThat(o.ambiguous()).as("nothing was sent yet").isFalse();
     assertThat(sandbox.received()).hasSize(before);
@@ -501,8 +516,9 @@ class GraphTransportTest {
 
   @Test
   void overMaxSendSizeIsPermanent() throws Exception {
-    sandbox.faults().maxMessageSize(6L * 1024 * 1024);
-    Outcome o = send(transport(), submission(MAILBOX, bigMessage(5 * 1024 * 1024), RCPTS));
+    sandbox.faults().maxMessageSize(4L * 1024 * 1024);
+    env.put("RELAY365_GRAPH_MAX_REQUEST_SIZE", "1MB");
+    Outcome o = send(transport(), submission(MAILBOX, bigMessage(3_200_000), RCPTS));
     assertThat(o.kind()).isEqualTo(Kind.PERMANENT);
     assertThat(o.code()).isEqualTo("ErrorMessageSizeExceeded");
   }
