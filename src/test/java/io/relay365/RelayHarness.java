@@ -22,6 +22,7 @@ final class RelayHarness implements AutoCloseable {
   Sandbox sandbox;
   Relay relay;
   private int sandboxPort;
+  private int graphPort;
 
   RelayHarness(Path dir) {
     this.dir = dir;
@@ -33,9 +34,11 @@ final class RelayHarness implements AutoCloseable {
   }
 
   RelayHarness startSandbox() throws Exception {
-    sandbox = Sandbox.start(vertx, new SandboxOptions().dataDir(dir.resolve("sandbox")).port(sandboxPort))
+    sandbox = Sandbox.start(vertx, new SandboxOptions().dataDir(dir.resolve("sandbox")).port(sandboxPort)
+        .graphPort(graphPort))
         .await(60, TimeUnit.SECONDS);
     sandboxPort = Integer.parseInt(sandbox.ewsUrl().replaceAll("^https://[^:]+:(\\d+)/.*$", "$1"));
+    graphPort = sandbox.graphPort(); // a restarted sandbox keeps its Graph origin too
     return this;
   }
 

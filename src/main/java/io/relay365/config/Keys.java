@@ -60,6 +60,7 @@ final class Keys {
       "ews.timeout",
       "graph.url",
       "graph.timeout",
+      "graph.max-request-size",
       "smtp-oauth.server",
       "smtp-oauth.timeout",
       "sender.mode",

@@ -170,9 +170,19 @@ public record Settings(Smtp smtp, Spool spool, Microsoft microsoft, Ews ews, Sen
   /** graph.*: Microsoft Graph, for delivery.transport: graph. */
   public record Graph(
       String url,                 // graph.url: the Graph origin (default https://graph.microsoft.com; national clouds differ)
-      Duration timeout) {         // graph.timeout: per request (default 100s)
+      Duration timeout,           // graph.timeout: per request (default 100s)
+      long maxRequestSize) {      // graph.max-request-size: largest sendMail request; larger mail takes the draft path (default 4MB)
 
-    public static final Graph DEFAULT = new Graph("https://graph.microsoft.com", Duration.ofSeconds(100));
+    /** Graph's request limit, "about 4 MB" (microsoft-wire.md §3; GUESS: the exact figure is unpublished). */
+    public static final long DEFAULT_MAX_REQUEST_SIZE = 4L * 1024 * 1024;
+
+    public static final Graph DEFAULT = new Graph("https://graph.microsoft.com", Duration.ofSeconds(100),
+        DEFAULT_MAX_REQUEST_SIZE);
+
+    /** With the default graph.max-request-size. */
+    public Graph(String url, Duration timeout) {
+      this(url, timeout, DEFAULT_MAX_REQUEST_SIZE);
+    }
   }
 
   /** smtp-oauth.*: SMTP submission with XOAUTH2, for delivery.transport: smtp-oauth. */

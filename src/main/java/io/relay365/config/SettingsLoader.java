@@ -324,7 +324,18 @@ public final class SettingsLoader {
           + " (or https://graph.microsoft.us for US Government, https://microsoftgraph.chinacloudapi.cn for China);"
           + " /v1.0/users/… is added by the relay");
     }
-    return new Settings.Graph(Values.origin(u), duration(src, "graph.timeout", Settings.Graph.DEFAULT.timeout()));
+    long maxRequest = Settings.Graph.DEFAULT_MAX_REQUEST_SIZE;
+    Object sizeValue = src.scalar("graph.max-request-size");
+    if (sizeValue != null) {
+      Long parsed = Values.size(sizeValue);
+      if (parsed == null || parsed < 64 * Values.KB || parsed > 150 * Values.MB) {
+        throw src.bad("graph.max-request-size", "is not a size between 64KB and 150MB; write e.g. 4MB (Graph refuses"
+            + " requests above about 4 MB; larger mail is sent as a draft with its attachments uploaded)");
+      }
+      maxRequest = parsed;
+    }
+    return new Settings.Graph(Values.origin(u), duration(src, "graph.timeout", Settings.Graph.DEFAULT.timeout()),
+        maxRequest);
   }
 
   private static Settings.SmtpOauth smtpOauth(Source src) {
@@ -653,6 +664,7 @@ public final class SettingsLoader {
     line(out, "ews.timeout", Values.formatDuration(ews.timeout()));
     line(out, "graph.url", s.graph().url());
     line(out, "graph.timeout", Values.formatDuration(s.graph().timeout()));
+    line(out, "graph.max-request-size", Values.formatSize(s.graph().maxRequestSize()));
     line(out, "smtp-oauth.server", s.smtpOauth().host() + ":" + s.smtpOauth().port());
     line(out, "smtp-oauth.timeout", Values.formatDuration(s.smtpOauth().timeout()));
     Sender sender = s.sender();

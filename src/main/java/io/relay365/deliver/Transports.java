@@ -19,7 +19,7 @@ public final class Transports {
   public static Transport create(Vertx vertx, Settings settings, TokenCache tokens) throws Exception {
     return switch (settings.delivery().transport()) {
       case EWS -> new EwsTransport(vertx, settings.ews(), tokens, settings.microsoft().caFile());
-      case GRAPH -> throw new UnsupportedOperationException("delivery.transport: graph is not available yet");
+      case GRAPH -> new GraphTransport(vertx, settings.graph(), tokens, settings.microsoft().caFile());
       case SMTP_OAUTH -> throw new UnsupportedOperationException("delivery.transport: smtp-oauth is not available yet");
     };
   }

@@ -47,7 +47,7 @@ public final class Doctor {
     Report r = new Report();
     Settings.Microsoft ms = settings.microsoft();
     r.add(Check.ok("config", "configuration", "tenant " + ms.tenantId() + ", client " + ms.clientId() + ", "
-        + (ms.certificate() != null ? "certificate" : "client secret") + ", EWS " + settings.ews().url()));
+        + (ms.certificate() != null ? "certificate" : "client secret") + ", " + endpoint()));
     r.add(credentialExpiry(ms));
 
     AccessToken token = null;
@@ -86,6 +86,7 @@ public final class Doctor {
     }
     try (TransportChecks checks = checks(tls)) {
       boolean permitted = claims(r, token.value(), ms, checks);
+      checks.optionalPermissions(token.value()).forEach(r::add);
       Check gate = checks.gate(token.value(), permitted);
       r.add(gate);
       boolean closed = gate.status() == Check.Status.FAIL;
@@ -111,9 +112,16 @@ public final class Doctor {
   private TransportChecks checks(SSLContext tls) {
     return switch (settings.delivery().transport()) {
       case EWS -> new EwsChecks(settings, tls);
-      case GRAPH, SMTP_OAUTH -> throw new UnsupportedOperationException("doctor: delivery.transport "
+      case GRAPH -> new GraphChecks(settings, tls);
+      case SMTP_OAUTH -> throw new UnsupportedOperationException("doctor: delivery.transport "
           + settings.delivery().transport() + " has no checks yet");
     };
+  }
+
+  /** Where delivery.transport delivers, for the configuration line. */
+  private String endpoint() {
+    return settings.delivery().transport() == Settings.TransportKind.GRAPH ? "Graph " + settings.graph().url()
+        : "EWS " + settings.ews().url();
   }
 
   private static String codeSuffix(TokenException e) {
@@ -224,7 +232,8 @@ public final class Doctor {
           + e.getClass().getSimpleName() + "); " + checks.title() + " will tell", null, null));
       return true;
     }
-    String resource = ms.scope().substring(0, ms.scope().length() - "/.default".length());
+    String resource = checks.resource() != null ? checks.resource()
+        : ms.scope().substring(0, ms.scope().length() - "/.default".length());
     if (c.audience() == null || !c.audience().replaceAll("/$", "").equalsIgnoreCase(resource)) {
       r.add(Check.fail("permissions", "token permissions", "the token is for " + c.audience() + ", not for "
           + resource, "set microsoft.scope to " + resource + "/.default, or remove it to derive it from"

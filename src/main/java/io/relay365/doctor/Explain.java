@@ -49,7 +49,9 @@ final class Explain {
             "configure microsoft.client-secret-file or microsoft.certificate.file (step 2)", 2);
       case "70011": case "1002012": case "500011":
         return new Why("the scope " + ms.scope() + " is not valid for this tenant",
-            "remove microsoft.scope (it is derived from ews.url) or set it to https://outlook.office365.com/.default",
+            "remove microsoft.scope (it is derived from delivery.transport: ews.url's origin, or graph.url for"
+                + " graph) or set it to https://outlook.office365.com/.default (https://graph.microsoft.com/.default"
+                + " for graph)",
             null);
       case "50049":
         return new Why("unknown authority " + ms.loginUrl(),

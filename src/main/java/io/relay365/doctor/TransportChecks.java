@@ -16,9 +16,25 @@ interface TransportChecks extends AutoCloseable {
   /** The application permission (the token's roles claim) without which nothing can be sent. */
   String role();
 
+  /**
+   * The token audience this transport needs, when it is fixed by its own settings (Graph: graph.url);
+   * null to take it from microsoft.scope.
+   */
+  default String resource() {
+    return null;
+  }
+
   /** The API that offers {@link #role()} in the portal's "Add a permission" dialog. */
   default String api() {
     return "Office 365 Exchange Online";
+  }
+
+  /**
+   * Permissions only some messages need (e.g. Graph's Mail.ReadWrite for large ones), read from the
+   * token: warnings that name the fix, never failures. Called before {@link #gate}.
+   */
+  default java.util.List<Check> optionalPermissions(String token) {
+    return java.util.List.of();
   }
 
   /** Whether the service lets the app in at all, before any mailbox is involved. */

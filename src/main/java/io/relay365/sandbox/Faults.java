@@ -54,6 +54,7 @@ public final class Faults {
   private List<String> rolesInToken;         // null = the defaults per resource, see roles(audience)
   private int maxConcurrentPerMailbox = DEFAULT_MAX_CONCURRENT;
   private long maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
+  private final GraphFaults graph = new GraphFaults();
 
   /** The next {@code count} CreateItem calls answer ErrorServerBusy with BackOffMilliseconds. */
   public synchronized Faults ewsBusy(int count, long backOffMillis, boolean asSoapFault) {
@@ -119,13 +120,16 @@ public final class Faults {
     return this;
   }
 
-  /** EWS answers 403 (empty body) for this mailbox, like an Application Access Policy that excludes it. */
+  /**
+   * EWS answers 403 (empty body) for this mailbox, like an Application Access Policy that excludes it;
+   * Graph answers 403 with the [RAOP] body (microsoft-wire.md §3).
+   */
   public synchronized Faults denyMailbox(String addr) {
     deniedMailboxes.add(addr.toLowerCase(Locale.ROOT));
     return this;
   }
 
-  /** EWS answers ErrorNonExistentMailbox (SOAP fault) when this mailbox is impersonated. */
+  /** EWS answers ErrorNonExistentMailbox (SOAP fault) when this mailbox is impersonated; Graph 404 ErrorInvalidUser. */
   public synchronized Faults unknownMailbox(String addr) {
     unknownMailboxes.add(addr.toLowerCase(Locale.ROOT));
     return this;
@@ -155,8 +159,14 @@ public final class Faults {
     return this;
   }
 
+  /** Faults of the sandbox's Microsoft Graph (JSON key "graph"). */
+  public GraphFaults graph() {
+    return graph;
+  }
+
   /** Clears every fault. */
   public synchronized Faults reset() {
+    graph.reset();
     busy = null;
     ewsError = null;
     ewsHttpStatus = null;
@@ -297,6 +307,7 @@ public final class Faults {
     }
     j.put("maxConcurrentPerMailbox", maxConcurrentPerMailbox);
     j.put("maxMessageSize", maxMessageSize);
+    j.put("graph", graph.toJson());
     return j;
   }
 
@@ -362,6 +373,9 @@ public final class Faults {
     }
     if (j.containsKey("maxMessageSize")) {
       maxMessageSize(j.getLong("maxMessageSize"));
+    }
+    if ((o = j.getJsonObject("graph")) != null) {
+      graph.apply(o);
     }
     return this;
   }

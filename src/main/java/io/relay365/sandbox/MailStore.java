@@ -33,7 +33,8 @@ final class MailStore {
           List<String> bcc = new ArrayList<>();
           j.getJsonArray("bcc", new JsonArray()).forEach(x -> bcc.add(String.valueOf(x)));
           messages.add(new ReceivedMessage(j.getInteger("seq"), j.getString("mailbox"), j.getString("anchor"),
-              j.getString("disposition"), bcc, j.getString("tokenId"), Files.readAllBytes(eml), eml));
+              j.getString("disposition"), bcc, j.getString("tokenId"), Files.readAllBytes(eml), eml,
+              j.getString("transport", "ews"), j.getString("path")));
           lastSeq = Math.max(lastSeq, j.getInteger("seq"));
         } catch (RuntimeException | IOException e) {
           // a half-written pair from a crash: skip it, but never reuse its number
@@ -53,6 +54,12 @@ final class MailStore {
   /** Writes the .eml, then the .json (each via a temp file + atomic rename), and records the message. */
   ReceivedMessage store(String mailbox, String anchor, String disposition, List<String> bcc, String tokenId,
       byte[] mime) throws IOException {
+    return store(mailbox, anchor, disposition, bcc, tokenId, mime, "ews", null);
+  }
+
+  /** As above, for a transport ("ews", "graph") and the way the message came in ("sendMail", "draft+upload"). */
+  ReceivedMessage store(String mailbox, String anchor, String disposition, List<String> bcc, String tokenId,
+      byte[] mime, String transport, String path) throws IOException {
     int seq;
     synchronized (this) {
       seq = ++lastSeq;
@@ -62,9 +69,13 @@ final class MailStore {
     write(eml, mime);
     JsonObject j = new JsonObject().put("seq", seq).put("mailbox", mailbox).put("anchor", anchor)
         .put("disposition", disposition).put("bcc", new JsonArray(new ArrayList<>(bcc))).put("tokenId", tokenId)
-        .put("size", mime.length).put("receivedAt", Instant.now().toString());
+        .put("size", mime.length).put("receivedAt", Instant.now().toString()).put("transport", transport);
+    if (path != null) {
+      j.put("path", path);
+    }
     write(dir.resolve(base + ".json"), j.encodePrettily().getBytes(StandardCharsets.UTF_8));
-    ReceivedMessage m = new ReceivedMessage(seq, mailbox, anchor, disposition, bcc, tokenId, mime, eml);
+    ReceivedMessage m = new ReceivedMessage(seq, mailbox, anchor, disposition, bcc, tokenId, mime, eml, transport,
+        path);
     synchronized (this) {
       messages.add(m);
       messages.sort((a, b) -> Integer.compare(a.seq(), b.seq()));

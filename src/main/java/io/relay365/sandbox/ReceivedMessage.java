@@ -9,14 +9,24 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * One message the sandbox EWS accepted. {@code mime} is exactly the decoded MimeContent; {@code emlFile}
- * holds the same bytes. {@code tokenId} is the jti of the bearer token that sent it.
+ * One message the sandbox accepted. {@code mime} is what the recipients see: for EWS exactly the decoded
+ * MimeContent; for Graph the decoded MIME without its Bcc: header (or, for a draft, the message Exchange
+ * assembled from it and its attachments). {@code emlFile} holds the same bytes. {@code tokenId} is the jti
+ * of the bearer token that sent it; {@code transport} is "ews" or "graph", and {@code path} how a Graph
+ * message came in: "sendMail" or "draft+upload" (null for EWS).
  */
 public record ReceivedMessage(int seq, String mailbox, String anchorMailbox, String disposition,
-    List<String> bccRecipients, String tokenId, byte[] mime, Path emlFile) {
+    List<String> bccRecipients, String tokenId, byte[] mime, Path emlFile, String transport, String path) {
 
   public ReceivedMessage {
     bccRecipients = List.copyOf(bccRecipients);
+    transport = transport == null ? "ews" : transport;
+  }
+
+  /** A message received through EWS. */
+  public ReceivedMessage(int seq, String mailbox, String anchorMailbox, String disposition,
+      List<String> bccRecipients, String tokenId, byte[] mime, Path emlFile) {
+    this(seq, mailbox, anchorMailbox, disposition, bccRecipients, tokenId, mime, emlFile, "ews", null);
   }
 
   /** The Subject header (unfolded, RFC 2047 decoded), or null if there is none. */

@@ -39,6 +39,14 @@ import java.util.Locale;
  * endpoint accepts that scope and {@code https://outlook.office365.com/.default} (and issues Graph tokens,
  * which EWS refuses); a token's {@code aud} is the resource requested, and EWS accepts either audience.
  *
+ * <h2>Microsoft Graph</h2>
+ * Graph is served on a second HTTPS listener, its own origin ({@link #graphUrl()}, same CA and
+ * certificate), as graph.microsoft.com is a host of its own: sendMail, the large-message path (drafts,
+ * attachments, upload sessions, send, delete) and doctor's harmless calls ({@link GraphEndpoint}). The
+ * relay's default Graph scope is then {@code graphUrl() + "/.default"}; the token endpoint issues tokens
+ * for it (and for https://graph.microsoft.com) with the Graph roles, and Graph accepts either audience.
+ * Upload URLs point at the main origin, as the real ones point at the Outlook host.
+ *
  * <h2>Paths</h2>
  * {@code POST /{tenant}/oauth2/v2.0/token}; {@code GET /common/discovery/instance} (counted: a correctly
  * configured msal never calls it); {@code POST /EWS/Exchange.asmx}; and the control endpoint
@@ -62,6 +70,9 @@ public final class Sandbox {
   private final Faults faults = new Faults();
   private final TokenEndpoint token;
   private final EwsEndpoint ews;
+  private final GraphEndpoint graph;
+  private HttpServer graphServer;
+  private int graphPort;
   private final String tokenKeyId;
   private HttpServer server;
   private String urlHost;
@@ -76,6 +87,7 @@ public final class Sandbox {
     this.mailStore = store;
     this.token = new TokenEndpoint(this);
     this.ews = new EwsEndpoint(this);
+    this.graph = new GraphEndpoint(this);
     byte[] d = MessageDigest.getInstance("SHA-1").digest(pki.tokenKeys.getPublic().getEncoded());
     this.tokenKeyId = Base64.getUrlEncoder().withoutPadding().encodeToString(d);
   }
@@ -127,7 +139,8 @@ public final class Sandbox {
     });
     router.get("/_sandbox/stats").handler(ctx -> json(ctx, new JsonObject().put("tokenRequests", tokenRequests())
         .put("ewsRequests", ewsRequests()).put("discoveryRequests", discoveryRequests())
-        .put("received", received().size())));
+        .put("received", received().size()).put("graphRequests", graphRequests())
+        .put("graphUploadRequests", graphUploadRequests()).put("graphDrafts", graphDrafts())));
     router.get("/common/discovery/instance").handler(token::discovery);
     router.route("/:tenant/oauth2/v2.0/token").handler(BodyHandler.create().setBodyLimit(1024 * 1024)
         .setHandleFileUploads(false));
@@ -135,6 +148,10 @@ public final class Sandbox {
     router.route("/EWS/Exchange.asmx").method(HttpMethod.POST).handler(BodyHandler.create()
         .setBodyLimit(BODY_LIMIT).setHandleFileUploads(false).setMergeFormAttributes(false));
     router.route("/EWS/Exchange.asmx").handler(ews::handle);
+    // Upload URLs of Graph's upload sessions: on this origin, as the real ones are on the Outlook host.
+    router.route("/api/v2.0/*").handler(BodyHandler.create().setBodyLimit(2 * GraphEndpoint.MAX_CHUNK)
+        .setHandleFileUploads(false).setMergeFormAttributes(false));
+    router.route("/api/v2.0/*").handler(graph::upload);
 
     HttpServerOptions so = new HttpServerOptions()
         .setSsl(true)
@@ -145,13 +162,25 @@ public final class Sandbox {
         .setCompressionSupported(true)
         .setDecompressionSupported(true); // ews-java-api sends Accept-Encoding: gzip,deflate
     server = vertx.createHttpServer(so).requestHandler(router);
-    return server.listen().map(s -> {
+
+    Router graphRouter = Router.router(vertx);
+    // Above Graph's ~4 MB the endpoint answers 413 itself; the larger limit only bounds what is buffered.
+    graphRouter.route("/v1.0/*").handler(BodyHandler.create().setBodyLimit(16 * GraphEndpoint.MAX_REQUEST)
+        .setHandleFileUploads(false).setMergeFormAttributes(false));
+    graphRouter.route("/v1.0/*").handler(graph::handle);
+    graphRouter.route().handler(graph::unknown);
+    HttpServerOptions gso = new HttpServerOptions(so).setPort(options.graphPort());
+    graphServer = vertx.createHttpServer(gso).requestHandler(graphRouter);
+    return server.listen().compose(s -> {
       port = s.actualPort();
       String h = options.host();
       if (h.equals("0.0.0.0") || h.equals("::") || h.equals("[::]")) {
         h = "127.0.0.1";
       }
       urlHost = h.contains(":") && !h.startsWith("[") ? "[" + h + "]" : h;
+      return graphServer.listen().recover(e -> server.close().transform(x -> Future.failedFuture(e)));
+    }).map(g -> {
+      graphPort = g.actualPort();
       return this;
     });
   }
@@ -184,6 +213,19 @@ public final class Sandbox {
 
   public int port() {
     return port;
+  }
+
+  /**
+   * The relay's graph.url: the sandbox's Graph origin, {@code https://127.0.0.1:GRAPHPORT} (no path, no
+   * trailing slash). Graph is on a listener of its own, as graph.microsoft.com is a host of its own.
+   */
+  public String graphUrl() {
+    return "https://" + urlHost + ":" + graphPort;
+  }
+
+  /** The Graph listener's port. */
+  public int graphPort() {
+    return graphPort;
   }
 
   public Path caFile() {
@@ -246,6 +288,21 @@ public final class Sandbox {
     return ews.requests.get();
   }
 
+  /** Graph API requests received (sendMail, drafts, attachments, upload sessions, send, delete, probes). */
+  public int graphRequests() {
+    return graph.requests.get();
+  }
+
+  /** PUTs to upload URLs received. */
+  public int graphUploadRequests() {
+    return graph.uploadRequests.get();
+  }
+
+  /** Graph drafts that exist now (created and neither sent nor deleted). */
+  public int graphDrafts() {
+    return graph.drafts.count();
+  }
+
   /** GET /common/discovery/instance requests: should stay 0 with instanceDiscovery(false). */
   public int discoveryRequests() {
     return token.discovery.get();
@@ -274,7 +331,12 @@ public final class Sandbox {
         + "  login-url: " + q(loginUrl()) + "\n"
         + "  ca-file: " + q(caFile().toAbsolutePath().toString()) + "\n"
         + "ews:\n"
-        + "  url: " + q(ewsUrl()) + "\n";
+        + "  url: " + q(ewsUrl()) + "\n"
+        + "# To deliver through Microsoft Graph instead of EWS, add this line (or set\n"
+        + "# RELAY365_DELIVERY_TRANSPORT=graph); the token scope follows graph.url:\n"
+        + "#delivery.transport: graph\n"
+        + "graph:\n"
+        + "  url: " + q(graphUrl()) + "\n";
     Path file = options.dataDir().resolve("relay-fragment.yaml");
     try {
       SandboxPki.writePrivate(file, yaml);
@@ -285,7 +347,9 @@ public final class Sandbox {
   }
 
   public Future<Void> close() {
-    return server == null ? Future.succeededFuture() : server.close();
+    Future<Void> g = graphServer == null ? Future.succeededFuture() : graphServer.close();
+    Future<Void> m = server == null ? Future.succeededFuture() : server.close();
+    return Future.join(g, m).mapEmpty();
   }
 
   // ---- package-private: used by the endpoints --------------------------------------------------
@@ -312,6 +376,11 @@ public final class Sandbox {
 
   String ewsOrigin() {
     return loginUrl();
+  }
+
+  /** The Graph listener's origin: an audience Graph accepts, and a resource the token endpoint knows. */
+  String graphOrigin() {
+    return graphUrl();
   }
 
   String loginHost() {

@@ -24,6 +24,7 @@ public final class SandboxOptions {
   private Path dataDir;
   private String host = "127.0.0.1";
   private int port = 0;
+  private int graphPort = 0;
   private String tenantId = DEFAULT_TENANT_ID;
   private String tenantDomain = DEFAULT_TENANT_DOMAIN;
   private String clientId = DEFAULT_CLIENT_ID;
@@ -56,6 +57,19 @@ public final class SandboxOptions {
   /** 0 = ephemeral; set a previous sandbox's port to restart "the same" service. */
   public SandboxOptions port(int port) {
     this.port = port;
+    return this;
+  }
+
+  public int graphPort() {
+    return graphPort;
+  }
+
+  /**
+   * Port of the Graph listener (its own origin, as graph.microsoft.com is a host of its own); 0 =
+   * ephemeral. Set a previous sandbox's Graph port to restart "the same" service.
+   */
+  public SandboxOptions graphPort(int graphPort) {
+    this.graphPort = graphPort;
     return this;
   }
 

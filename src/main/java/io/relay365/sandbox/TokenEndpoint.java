@@ -31,7 +31,7 @@ final class TokenEndpoint {
   static final String JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
   /** Resource app of Exchange Online; the real EWS audience. */
   static final String OUTLOOK = "https://outlook.office365.com";
-  /** Known to the tenant but not served by the sandbox: a token for it is issued and EWS then refuses it (§2.6). */
+  /** Microsoft Graph's resource; the sandbox's Graph accepts it and its own origin as the audience (§3). */
   static final String GRAPH = "https://graph.microsoft.com";
   /** Clock skew tolerated on client assertions (Microsoft.IdentityModel's default, 5 minutes). */
   static final Duration ASSERTION_SKEW = Duration.ofMinutes(5);
@@ -258,10 +258,15 @@ final class TokenEndpoint {
     return GRAPH.equalsIgnoreCase(audience);
   }
 
+  /** As {@link #isGraphAudience(String)}, and the sandbox's own Graph origin counts as Graph too. */
+  private boolean graphAudience(String audience) {
+    return isGraphAudience(audience) || sandbox.graphOrigin().equalsIgnoreCase(audience);
+  }
+
   /** The audience for a requested resource, or null if the tenant does not know it. */
   private String knownResource(String resource) {
     String r = resource.endsWith("/") ? resource.substring(0, resource.length() - 1) : resource;
-    for (String known : List.of(OUTLOOK, sandbox.ewsOrigin(), GRAPH)) {
+    for (String known : List.of(OUTLOOK, sandbox.ewsOrigin(), GRAPH, sandbox.graphOrigin())) {
       if (r.equalsIgnoreCase(known)) {
         return known;
       }
@@ -360,7 +365,7 @@ final class TokenEndpoint {
         .put("idp", "https://sts.windows.net/" + tid + "/")
         .put("idtyp", "app")
         .put("oid", SERVICE_PRINCIPAL_OID)
-        .put("roles", new JsonArray(new ArrayList<>(sandbox.faults().roles(audience))))
+        .put("roles", new JsonArray(new ArrayList<>(sandbox.faults().roles(graphAudience(audience) ? GRAPH : audience))))
         .put("sub", SERVICE_PRINCIPAL_OID)
         .put("tid", tid)
         .put("uti", jti)

@@ -96,6 +96,8 @@ class BadConfigTest {
         bad("unknown transport", "delivery.transport", "rest", "delivery.transport", "ews"),
         bad("graph over http", "graph.url", "http://graph.microsoft.com", "graph.url", "https origin"),
         bad("graph with a path", "graph.url", "https://graph.microsoft.com/v1.0", "graph.url", "without a path"),
+        bad("graph request limit not a size", "graph.max-request-size", "lots", "graph.max-request-size", "4MB"),
+        bad("graph request limit too small", "graph.max-request-size", "1KB", "graph.max-request-size", "64KB"),
         bad("smtp-oauth without port", "smtp-oauth.server", "smtp.office365.com", "smtp-oauth.server", "no port"),
         bad("smtp-oauth port 0", "smtp-oauth.server", "smtp.office365.com:0", "smtp-oauth.server", "port 0"));
   }

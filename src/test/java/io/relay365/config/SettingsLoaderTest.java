@@ -76,7 +76,11 @@ class SettingsLoaderTest {
     assertThat(cloud.graph().url()).isEqualTo("https://microsoftgraph.chinacloudapi.cn");
     assertThat(cloud.microsoft().scope()).isEqualTo("https://microsoftgraph.chinacloudapi.cn/.default");
     assertThat(SettingsLoader.describe(cloud)).contains("delivery.transport = graph")
-        .contains("graph.url = https://microsoftgraph.chinacloudapi.cn");
+        .contains("graph.url = https://microsoftgraph.chinacloudapi.cn").contains("graph.max-request-size = 4MB");
+    assertThat(cloud.graph().maxRequestSize()).isEqualTo(4L * 1024 * 1024);
+    Settings limit = SettingsLoader.load(TestConfigs.write(dir, base), Map.of("RELAY365_GRAPH_MAX_REQUEST_SIZE",
+        "3500KB"));
+    assertThat(limit.graph().maxRequestSize()).isEqualTo(3500L * 1024);
   }
 
   @Test
