@@ -218,7 +218,14 @@ public final class AdminServer {
         JsonObject j = new JsonObject().put("id", id).put("status", e.attempts() == 0 ? "queued" : "deferred")
             .put("attempts", e.attempts()).put("arrived", e.arrived().toString());
         if (e.lastError() != null) {
-          j.put("detail", e.lastError());
+          // the envelope is rewritten before the deferral event reaches the board, so a poll in between
+          // must still carry the code: QueueRunner writes lastError as "CODE: detail"
+          int colon = e.lastError().indexOf(": ");
+          if (colon > 0) {
+            j.put("code", e.lastError().substring(0, colon)).put("detail", e.lastError().substring(colon + 2));
+          } else {
+            j.put("detail", e.lastError());
+          }
         }
         if (e.nextAttempt() != null) {
           j.put("nextAttempt", e.nextAttempt().toString());

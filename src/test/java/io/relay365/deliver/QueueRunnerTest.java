@@ -290,10 +290,11 @@ class QueueRunnerTest {
     await().until(() -> events.has("alert token"));
     long alertAt = System.currentTimeMillis();
     put("b@contoso.example", "x@example.com");
-    await().atMost(Duration.ofSeconds(5)).until(() -> spool.size() == 0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> spool.size() == 0);
     long bAt = transport.calls.stream().filter(c -> c.mailbox().startsWith("b")).findFirst().orElseThrow().at();
     assertThat(bAt - alertAt).as("held for max-backoff (1s, jitter +-20%)").isGreaterThanOrEqualTo(700);
-    assertThat(events.has("cleared token")).isTrue();
+    // the entry leaves the spool before the delivery event that clears the alert is published
+    await().atMost(Duration.ofSeconds(5)).until(() -> events.has("cleared token"));
   }
 
   @Test
