@@ -386,7 +386,7 @@ public final class QueueRunner {
         events.delivered(env, mailbox, Duration.between(env.arrived(), clock.instant()));
         clearAlert("mailbox:" + mailbox);
         clearAlert("token");
-        clearAlert("ews");
+        clearAlert(settings.transport().key());
         entries.remove(env.id());
         checkDrained();
       });
@@ -476,7 +476,7 @@ public final class QueueRunner {
     } else {
       relayHeldUntil = Math.max(relayHeldUntil, nowMs + delay.toMillis());
       boolean token = o.code().startsWith("AADSTS") || (o.detail() != null && o.detail().startsWith("token"));
-      raiseAlert(token ? "token" : "ews", "all delivery is held: " + o.code() + ": " + o.detail());
+      raiseAlert(token ? "token" : settings.transport().key(), "all delivery is held: " + o.code() + ": " + o.detail());
     }
   }
 
