@@ -54,6 +54,7 @@ public final class Faults {
   private List<String> rolesInToken;         // null = the defaults per resource, see roles(audience)
   private int maxConcurrentPerMailbox = DEFAULT_MAX_CONCURRENT;
   private long maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
+  private final SmtpFaults smtp = new SmtpFaults();
 
   /** The next {@code count} CreateItem calls answer ErrorServerBusy with BackOffMilliseconds. */
   public synchronized Faults ewsBusy(int count, long backOffMillis, boolean asSoapFault) {
@@ -171,7 +172,13 @@ public final class Faults {
     rolesInToken = null;
     maxConcurrentPerMailbox = DEFAULT_MAX_CONCURRENT;
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
+    smtp.reset();
     return this;
+  }
+
+  /** The faults of the SMTP submission endpoint (JSON: the "smtp" object). */
+  public SmtpFaults smtp() {
+    return smtp;
   }
 
   // ---- used by the endpoints -------------------------------------------------------------------
@@ -297,6 +304,7 @@ public final class Faults {
     }
     j.put("maxConcurrentPerMailbox", maxConcurrentPerMailbox);
     j.put("maxMessageSize", maxMessageSize);
+    j.put("smtp", smtp.toJson());
     return j;
   }
 
@@ -362,6 +370,9 @@ public final class Faults {
     }
     if (j.containsKey("maxMessageSize")) {
       maxMessageSize(j.getLong("maxMessageSize"));
+    }
+    if (j.getJsonObject("smtp") != null) {
+      smtp.apply(j.getJsonObject("smtp"));
     }
     return this;
   }

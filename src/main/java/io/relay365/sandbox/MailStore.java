@@ -32,8 +32,11 @@ final class MailStore {
           Path eml = dir.resolve(json.getFileName().toString().replace(".json", ".eml"));
           List<String> bcc = new ArrayList<>();
           j.getJsonArray("bcc", new JsonArray()).forEach(x -> bcc.add(String.valueOf(x)));
+          List<String> rcpts = new ArrayList<>();
+          j.getJsonArray("rcptTo", new JsonArray()).forEach(x -> rcpts.add(String.valueOf(x)));
           messages.add(new ReceivedMessage(j.getInteger("seq"), j.getString("mailbox"), j.getString("anchor"),
-              j.getString("disposition"), bcc, j.getString("tokenId"), Files.readAllBytes(eml), eml));
+              j.getString("disposition"), bcc, j.getString("tokenId"), Files.readAllBytes(eml), eml,
+              j.getString("transport", "ews"), j.getString("mailFrom"), rcpts));
           lastSeq = Math.max(lastSeq, j.getInteger("seq"));
         } catch (RuntimeException | IOException e) {
           // a half-written pair from a crash: skip it, but never reuse its number
@@ -65,6 +68,33 @@ final class MailStore {
         .put("size", mime.length).put("receivedAt", Instant.now().toString());
     write(dir.resolve(base + ".json"), j.encodePrettily().getBytes(StandardCharsets.UTF_8));
     ReceivedMessage m = new ReceivedMessage(seq, mailbox, anchor, disposition, bcc, tokenId, mime, eml);
+    synchronized (this) {
+      messages.add(m);
+      messages.sort((a, b) -> Integer.compare(a.seq(), b.seq()));
+    }
+    return m;
+  }
+
+  /**
+   * Stores a message received by SMTP submission: the .eml is exactly the (dot-unstuffed) DATA, the .json
+   * says transport "smtp", the authenticated mailbox, the envelope sender and every envelope recipient.
+   */
+  ReceivedMessage storeSmtp(String mailbox, String mailFrom, List<String> rcptTo, List<String> hidden,
+      String tokenId, byte[] mime) throws IOException {
+    int seq;
+    synchronized (this) {
+      seq = ++lastSeq;
+    }
+    String base = String.format("%06d", seq);
+    Path eml = dir.resolve(base + ".eml");
+    write(eml, mime);
+    JsonObject j = new JsonObject().put("seq", seq).put("transport", "smtp").put("mailbox", mailbox)
+        .put("mailFrom", mailFrom).put("rcptTo", new JsonArray(new ArrayList<>(rcptTo)))
+        .put("bcc", new JsonArray(new ArrayList<>(hidden))).put("tokenId", tokenId).put("size", mime.length)
+        .put("receivedAt", Instant.now().toString());
+    write(dir.resolve(base + ".json"), j.encodePrettily().getBytes(StandardCharsets.UTF_8));
+    ReceivedMessage m = new ReceivedMessage(seq, mailbox, null, null, hidden, tokenId, mime, eml, "smtp", mailFrom,
+        rcptTo);
     synchronized (this) {
       messages.add(m);
       messages.sort((a, b) -> Integer.compare(a.seq(), b.seq()));

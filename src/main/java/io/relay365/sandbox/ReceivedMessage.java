@@ -9,14 +9,28 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * One message the sandbox EWS accepted. {@code mime} is exactly the decoded MimeContent; {@code emlFile}
- * holds the same bytes. {@code tokenId} is the jti of the bearer token that sent it.
+ * One message the sandbox accepted. {@code mime} is exactly the decoded MimeContent (EWS) or the
+ * dot-unstuffed DATA (SMTP); {@code emlFile} holds the same bytes. {@code tokenId} is the jti of the bearer
+ * token that sent it.
+ *
+ * <p>SMTP submission ({@code transport} "smtp"): {@code mailbox} is the authenticated (XOAUTH2 user=)
+ * mailbox, {@code envelopeSender} the MAIL FROM, {@code envelopeRecipients} every RCPT TO, and
+ * {@code bccRecipients} those of them in no To:/Cc: header; anchorMailbox and disposition are null.
  */
 public record ReceivedMessage(int seq, String mailbox, String anchorMailbox, String disposition,
-    List<String> bccRecipients, String tokenId, byte[] mime, Path emlFile) {
+    List<String> bccRecipients, String tokenId, byte[] mime, Path emlFile, String transport, String envelopeSender,
+    List<String> envelopeRecipients) {
 
   public ReceivedMessage {
     bccRecipients = List.copyOf(bccRecipients);
+    transport = transport == null ? "ews" : transport;
+    envelopeRecipients = envelopeRecipients == null ? List.of() : List.copyOf(envelopeRecipients);
+  }
+
+  /** A message received through EWS (no SMTP envelope). */
+  public ReceivedMessage(int seq, String mailbox, String anchorMailbox, String disposition,
+      List<String> bccRecipients, String tokenId, byte[] mime, Path emlFile) {
+    this(seq, mailbox, anchorMailbox, disposition, bccRecipients, tokenId, mime, emlFile, "ews", null, null);
   }
 
   /** The Subject header (unfolded, RFC 2047 decoded), or null if there is none. */

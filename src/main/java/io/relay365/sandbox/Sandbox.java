@@ -40,6 +40,12 @@ import java.util.Locale;
  * which EWS refuses); a token's {@code aud} is the resource requested, and EWS accepts either audience.
  *
  * <h2>Paths</h2>
+ * <h2>SMTP submission</h2>
+ * Exchange Online's client submission endpoint (smtp.office365.com:587) listens on a port of its own
+ * ({@link #smtpServer()}): plain TCP, STARTTLS with the same server certificate, AUTH XOAUTH2 with this
+ * sandbox's Exchange tokens; see {@link SmtpSession}.
+ *
+ * <h2>Paths</h2>
  * {@code POST /{tenant}/oauth2/v2.0/token}; {@code GET /common/discovery/instance} (counted: a correctly
  * configured msal never calls it); {@code POST /EWS/Exchange.asmx}; and the control endpoint
  * {@code GET|POST /_sandbox/faults} (JSON, see {@link Faults#apply}) plus {@code GET /_sandbox/stats}. The
@@ -62,6 +68,7 @@ public final class Sandbox {
   private final Faults faults = new Faults();
   private final TokenEndpoint token;
   private final EwsEndpoint ews;
+  private final SmtpEndpoint smtp;
   private final String tokenKeyId;
   private HttpServer server;
   private String urlHost;
@@ -76,6 +83,11 @@ public final class Sandbox {
     this.mailStore = store;
     this.token = new TokenEndpoint(this);
     this.ews = new EwsEndpoint(this);
+    try {
+      this.smtp = new SmtpEndpoint(this);
+    } catch (IOException e) {
+      throw new GeneralSecurityException("cannot load the sandbox's server certificate for SMTP", e);
+    }
     byte[] d = MessageDigest.getInstance("SHA-1").digest(pki.tokenKeys.getPublic().getEncoded());
     this.tokenKeyId = Base64.getUrlEncoder().withoutPadding().encodeToString(d);
   }
@@ -127,7 +139,8 @@ public final class Sandbox {
     });
     router.get("/_sandbox/stats").handler(ctx -> json(ctx, new JsonObject().put("tokenRequests", tokenRequests())
         .put("ewsRequests", ewsRequests()).put("discoveryRequests", discoveryRequests())
-        .put("received", received().size())));
+        .put("received", received().size()).put("smtpSessions", smtpSessions())
+        .put("smtpMessages", smtpMessages()).put("smtpQuotaRejections", smtp.quotaRejections.get())));
     router.get("/common/discovery/instance").handler(token::discovery);
     router.route("/:tenant/oauth2/v2.0/token").handler(BodyHandler.create().setBodyLimit(1024 * 1024)
         .setHandleFileUploads(false));
@@ -153,7 +166,10 @@ public final class Sandbox {
       }
       urlHost = h.contains(":") && !h.startsWith("[") ? "[" + h + "]" : h;
       return this;
-    });
+    }).compose(sb -> vertx.executeBlocking(() -> {
+      smtp.start(options.host(), options.smtpPort());
+      return this;
+    }, false));
   }
 
   private static void json(io.vertx.ext.web.RoutingContext ctx, JsonObject j) {
@@ -246,6 +262,31 @@ public final class Sandbox {
     return ews.requests.get();
   }
 
+  /** Host of the SMTP submission endpoint (the relay's smtp-oauth.server host). */
+  public String smtpHost() {
+    return urlHost.replace("[", "").replace("]", "");
+  }
+
+  /** Port of the SMTP submission endpoint. */
+  public int smtpPort() {
+    return smtp.port();
+  }
+
+  /** The relay's smtp-oauth.server: "host:port" ("[::1]:port" for IPv6). */
+  public String smtpServer() {
+    return urlHost + ":" + smtpPort();
+  }
+
+  /** SMTP connections accepted so far. */
+  public int smtpSessions() {
+    return smtp.sessions.get();
+  }
+
+  /** Messages accepted by SMTP submission so far. */
+  public int smtpMessages() {
+    return smtp.messages.get();
+  }
+
   /** GET /common/discovery/instance requests: should stay 0 with instanceDiscovery(false). */
   public int discoveryRequests() {
     return token.discovery.get();
@@ -274,7 +315,11 @@ public final class Sandbox {
         + "  login-url: " + q(loginUrl()) + "\n"
         + "  ca-file: " + q(caFile().toAbsolutePath().toString()) + "\n"
         + "ews:\n"
-        + "  url: " + q(ewsUrl()) + "\n";
+        + "  url: " + q(ewsUrl()) + "\n"
+        + "# SMTP submission with XOAUTH2: to use it instead of EWS, add delivery.transport: smtp-oauth\n"
+        + "# (or set RELAY365_DELIVERY_TRANSPORT=smtp-oauth)\n"
+        + "smtp-oauth:\n"
+        + "  server: " + q(smtpServer()) + "\n";
     Path file = options.dataDir().resolve("relay-fragment.yaml");
     try {
       SandboxPki.writePrivate(file, yaml);
@@ -285,6 +330,7 @@ public final class Sandbox {
   }
 
   public Future<Void> close() {
+    smtp.close();
     return server == null ? Future.succeededFuture() : server.close();
   }
 
