@@ -140,7 +140,7 @@ public final class Sandbox {
     router.get("/_sandbox/stats").handler(ctx -> json(ctx, new JsonObject().put("tokenRequests", tokenRequests())
         .put("ewsRequests", ewsRequests()).put("discoveryRequests", discoveryRequests())
         .put("received", received().size()).put("smtpSessions", smtpSessions())
-        .put("smtpMessages", smtpMessages()).put("smtpQuotaRejections", smtp.quotaRejections.get())));
+        .put("smtpMessages", smtpMessages()).put("smtpQuotaRejections", smtpQuotaRejections())));
     router.get("/common/discovery/instance").handler(token::discovery);
     router.route("/:tenant/oauth2/v2.0/token").handler(BodyHandler.create().setBodyLimit(1024 * 1024)
         .setHandleFileUploads(false));
@@ -285,6 +285,11 @@ public final class Sandbox {
   /** Messages accepted by SMTP submission so far. */
   public int smtpMessages() {
     return smtp.messages.get();
+  }
+
+  /** Submissions refused for the 30-messages-a-minute rule so far (a relay that paces itself causes none). */
+  public int smtpQuotaRejections() {
+    return smtp.quotaRejections.get();
   }
 
   /** GET /common/discovery/instance requests: should stay 0 with instanceDiscovery(false). */
