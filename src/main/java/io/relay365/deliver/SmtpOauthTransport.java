@@ -120,8 +120,13 @@ public final class SmtpOauthTransport implements Transport {
     });
   }
 
-  /** angus-mail's settings: STARTTLS required, TLS 1.2+, our trust, host name checked, XOAUTH2 only, timeouts. */
-  static Properties properties(Settings.SmtpOauth smtp, String ehloName, javax.net.ssl.SSLContext tls,
+  /**
+   * angus-mail's settings: STARTTLS required, TLS 1.2+, our trust, host name checked, XOAUTH2 only, timeouts.
+   * Public for doctor, which must talk to the server exactly as delivery does.
+   *
+   * @param writeTimeouts runs the write timeouts of every socket; null = a thread per socket (fine for a few)
+   */
+  public static Properties properties(Settings.SmtpOauth smtp, String ehloName, javax.net.ssl.SSLContext tls,
       java.util.concurrent.ScheduledExecutorService writeTimeouts) {
     String ms = String.valueOf(smtp.timeout().toMillis());
     Properties p = new Properties();
@@ -136,7 +141,9 @@ public final class SmtpOauthTransport implements Transport {
     p.put("mail.smtp.connectiontimeout", ms);
     p.put("mail.smtp.timeout", ms);                     // each reply
     p.put("mail.smtp.writetimeout", ms);                // a server that stops reading during DATA
-    p.put("mail.smtp.executor.writetimeout", writeTimeouts);
+    if (writeTimeouts != null) {
+      p.put("mail.smtp.executor.writetimeout", writeTimeouts);
+    }
     p.put("mail.smtp.localhost", ehloName);
     p.put("mail.smtp.quitwait", "false");               // closing never waits for the server
     p.put("mail.debug.auth", "false");                  // keep AUTH (the token) out of any protocol trace

@@ -47,7 +47,10 @@ public final class Doctor {
     Report r = new Report();
     Settings.Microsoft ms = settings.microsoft();
     r.add(Check.ok("config", "configuration", "tenant " + ms.tenantId() + ", client " + ms.clientId() + ", "
-        + (ms.certificate() != null ? "certificate" : "client secret") + ", EWS " + settings.ews().url()));
+        + (ms.certificate() != null ? "certificate" : "client secret") + ", "
+        + (settings.delivery().transport() == Settings.TransportKind.SMTP_OAUTH
+            ? "SMTP submission " + settings.smtpOauth().host() + ":" + settings.smtpOauth().port()
+            : "EWS " + settings.ews().url())));
     r.add(credentialExpiry(ms));
 
     AccessToken token = null;
@@ -111,7 +114,8 @@ public final class Doctor {
   private TransportChecks checks(SSLContext tls) {
     return switch (settings.delivery().transport()) {
       case EWS -> new EwsChecks(settings, tls);
-      case GRAPH, SMTP_OAUTH -> throw new UnsupportedOperationException("doctor: delivery.transport "
+      case SMTP_OAUTH -> new SmtpChecks(settings, tls);
+      case GRAPH -> throw new UnsupportedOperationException("doctor: delivery.transport "
           + settings.delivery().transport() + " has no checks yet");
     };
   }

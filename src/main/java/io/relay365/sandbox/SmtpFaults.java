@@ -19,7 +19,7 @@ import java.util.TreeSet;
  * <p>JSON example: {@code {"smtp":{"reply":{"stage":"dot","reply":"451 4.7.500 Server busy","count":2},
  * "latencyMillis":200,"authDisabled":false,"authDisabledFor":["fax@contoso.example"],
  * "grantSendAs":[{"mailbox":"scanner@contoso.example","address":"noreply@contoso.example"}],
- * "submissionRate":{"count":30,"windowMillis":60000},"maxConcurrentPerMailbox":3}}}.
+ * "submissionRate":{"count":30,"windowMillis":60000},"maxConcurrentPerMailbox":3,"startTlsStripped":false}}}.
  */
 public final class SmtpFaults {
   /** GUESS: Exchange Online's concurrent submissions per mailbox ("sender thread limit exceeded" above it). */
@@ -54,6 +54,7 @@ public final class SmtpFaults {
   private int rate = DEFAULT_RATE;
   private Duration rateWindow = DEFAULT_RATE_WINDOW;
   private int maxConcurrent = DEFAULT_MAX_CONCURRENT;
+  private boolean startTlsStripped;
 
   /**
    * The next {@code count} commands of {@code stage} get {@code reply} (e.g. "451 4.7.500 Server busy") instead
@@ -105,6 +106,15 @@ public final class SmtpFaults {
     return this;
   }
 
+  /**
+   * Not Exchange but a middlebox: a firewall inspecting SMTP replaces STARTTLS in the EHLO reply (Cisco's ESMTP
+   * inspection writes "XXXXXXXA") and refuses the command.
+   */
+  public synchronized SmtpFaults startTlsStripped(boolean stripped) {
+    startTlsStripped = stripped;
+    return this;
+  }
+
   public synchronized SmtpFaults reset() {
     replies.clear();
     latency = Duration.ZERO;
@@ -114,6 +124,7 @@ public final class SmtpFaults {
     rate = DEFAULT_RATE;
     rateWindow = DEFAULT_RATE_WINDOW;
     maxConcurrent = DEFAULT_MAX_CONCURRENT;
+    startTlsStripped = false;
     return this;
   }
 
@@ -162,6 +173,10 @@ public final class SmtpFaults {
     return maxConcurrent;
   }
 
+  synchronized boolean isStartTlsStripped() {
+    return startTlsStripped;
+  }
+
   // ---- JSON ------------------------------------------------------------------------------------
 
   public synchronized JsonObject toJson() {
@@ -178,6 +193,7 @@ public final class SmtpFaults {
     j.put("grantSendAs", g);
     j.put("submissionRate", new JsonObject().put("count", rate).put("windowMillis", rateWindow.toMillis()));
     j.put("maxConcurrentPerMailbox", maxConcurrent);
+    j.put("startTlsStripped", startTlsStripped);
     return j;
   }
 
@@ -214,6 +230,9 @@ public final class SmtpFaults {
     }
     if (j.containsKey("maxConcurrentPerMailbox")) {
       maxConcurrentPerMailbox(j.getInteger("maxConcurrentPerMailbox"));
+    }
+    if (j.containsKey("startTlsStripped")) {
+      startTlsStripped(j.getBoolean("startTlsStripped"));
     }
     return this;
   }

@@ -156,7 +156,7 @@ final class SmtpSession {
     if (tls) {
       ext.add("AUTH LOGIN XOAUTH2");
     } else {
-      ext.add("STARTTLS");
+      ext.add(faults.isStartTlsStripped() ? "XXXXXXXA" : "STARTTLS");
     }
     ext.addAll(List.of("8BITMIME", "SMTPUTF8"));
     StringBuilder sb = new StringBuilder();
@@ -173,6 +173,10 @@ final class SmtpSession {
     }
     if (tls) {
       reply("503 5.5.1 TLS already active");
+      return true;
+    }
+    if (faults.isStartTlsStripped()) {
+      reply("500 5.3.3 Unrecognized command");
       return true;
     }
     if (!helo) {
