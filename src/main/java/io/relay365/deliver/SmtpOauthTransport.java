@@ -113,7 +113,7 @@ public final class SmtpOauthTransport implements Transport {
     this.reaper = vertx.setPeriodic(REAP_EVERY_MS, id -> {
       if (connections.idleCount() > 0) {
         workers.executeBlocking(() -> {
-          closeIdle(false);
+          closeIdle();
           return null;
         }, false);
       }
@@ -322,10 +322,10 @@ public final class SmtpOauthTransport implements Transport {
     }
   }
 
-  private void closeIdle(boolean all) {
-    List<SmtpConnection> old = all ? connections.drain()
-        : connections.expired(System.nanoTime(), IDLE_CLOSE.toNanos(), MAX_AGE.toNanos());
-    old.forEach(SmtpConnection::closeQuietly);
+  /** Closes the sessions idle for {@link #IDLE_CLOSE} or older than {@link #MAX_AGE} (worker thread). */
+  private void closeIdle() {
+    connections.expired(System.nanoTime(), IDLE_CLOSE.toNanos(), MAX_AGE.toNanos())
+        .forEach(SmtpConnection::closeQuietly);
   }
 
   /** Idle authenticated sessions kept right now (for tests and status). */
@@ -368,12 +368,21 @@ public final class SmtpOauthTransport implements Transport {
     return s.chars().allMatch(ch -> ch < 128);
   }
 
+  /**
+   * Stops using the transport. Idle sessions get their QUIT on a thread of their own: this may be called on an
+   * event loop, and closing TLS may wait (briefly) for the server.
+   */
   @Override
   public void close() {
     closed = true;
     vertx.cancelTimer(reaper);
-    closeIdle(true); // QUIT without waiting for the reply: quick on any thread
     workers.close();
-    writeTimeouts.shutdownNow();
+    List<SmtpConnection> idle = connections.drain();
+    Thread quit = new Thread(() -> {
+      idle.forEach(SmtpConnection::closeQuietly);
+      writeTimeouts.shutdownNow();
+    }, "smtp-oauth-close");
+    quit.setDaemon(true);
+    quit.start();
   }
 }
