@@ -4,9 +4,7 @@ import io.relay365.sandbox.SmtpFaults.Stage;
 import jakarta.mail.internet.AddressException;
 import jakarta.mail.internet.InternetAddress;
 import java.io.ByteArrayOutputStream;
-import java.io.EOFException;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -45,7 +43,6 @@ import javax.net.ssl.SSLSocket;
  */
 final class SmtpSession {
   private static final String HOST = SmtpEndpoint.HOST_NAME;
-  private static final int MAX_LINE = 4096;
   /** Exchange Online: at most 500 recipients per message (§5). */
   static final int MAX_RECIPIENTS = 500;
   private static final String EXCHANGE_ROLE = "SMTP.SendAsApp";
@@ -54,7 +51,7 @@ final class SmtpSession {
   private final Sandbox sandbox;
   private final SmtpFaults faults;
   private Socket socket;
-  private Wire wire;
+  private SmtpWire wire;
   private OutputStream out;
   private boolean tls;
   private boolean helo;
@@ -73,7 +70,7 @@ final class SmtpSession {
   void run() {
     try {
       socket.setSoTimeout(600_000);
-      wire = new Wire(socket.getInputStream());
+      wire = new SmtpWire(socket.getInputStream());
       out = socket.getOutputStream();
       String injected = faults.takeReply(Stage.CONNECT);
       if (injected != null) {
@@ -192,7 +189,7 @@ final class SmtpSession {
     s.startHandshake();
     socket = s;
     // RFC 3207 4.2 and 6: forget everything, including any command already buffered in clear text.
-    wire = new Wire(s.getInputStream());
+    wire = new SmtpWire(s.getInputStream());
     out = s.getOutputStream();
     tls = true;
     helo = false;
@@ -616,109 +613,5 @@ final class SmtpSession {
   private void write(String text) throws IOException {
     out.write(text.getBytes(StandardCharsets.UTF_8));
     out.flush();
-  }
-
-  /**
-   * Reads command lines and DATA from one buffer, so that pipelined commands after the data stay where
-   * they are.
-   */
-  private static final class Wire {
-    private final InputStream in;
-    private final byte[] buf = new byte[64 * 1024];
-    private int pos;
-    private int lim;
-
-    Wire(InputStream in) {
-      this.in = in;
-    }
-
-    /** At least {@code n} bytes buffered, or false at end of stream. */
-    private boolean ensure(int n) throws IOException {
-      if (lim - pos >= n) {
-        return true;
-      }
-      if (pos > 0) {
-        System.arraycopy(buf, pos, buf, 0, lim - pos);
-        lim -= pos;
-        pos = 0;
-      }
-      while (lim - pos < n) {
-        int r = in.read(buf, lim, buf.length - lim);
-        if (r < 0) {
-          return false;
-        }
-        lim += r;
-      }
-      return true;
-    }
-
-    /** One command line without its CRLF (a bare LF is tolerated), or null at end of stream. */
-    String readLine() throws IOException {
-      ByteArrayOutputStream line = new ByteArrayOutputStream(128);
-      while (true) {
-        if (!ensure(1)) {
-          return null;
-        }
-        int lf = -1;
-        for (int i = pos; i < lim; i++) {
-          if (buf[i] == '\n') {
-            lf = i;
-            break;
-          }
-        }
-        int end = lf < 0 ? lim : lf;
-        line.write(buf, pos, end - pos);
-        pos = lf < 0 ? lim : lf + 1;
-        if (line.size() > MAX_LINE) {
-          throw new IOException("command line too long");
-        }
-        if (lf >= 0) {
-          byte[] b = line.toByteArray();
-          int n = b.length > 0 && b[b.length - 1] == '\r' ? b.length - 1 : b.length;
-          return new String(b, 0, n, StandardCharsets.UTF_8);
-        }
-      }
-    }
-
-    /**
-     * The message up to the line holding only "." (RFC 5321 4.1.1.4), dot-unstuffed (4.5.2), into {@code sink};
-     * beyond {@code max} bytes it is read but not kept. True if it fitted.
-     */
-    boolean readData(OutputStream sink, long max) throws IOException {
-      long size = 0;
-      boolean bol = true;
-      while (true) {
-        if (!ensure(1)) {
-          throw new EOFException("connection closed during DATA");
-        }
-        if (bol && buf[pos] == '.') {
-          if (ensure(3) && buf[pos + 1] == '\r' && buf[pos + 2] == '\n') {
-            pos += 3;
-            return size <= max;
-          }
-          if (lim - pos < 1) {
-            throw new EOFException("connection closed during DATA");
-          }
-          pos++; // the stuffed dot
-          bol = false;
-          continue;
-        }
-        int lf = -1;
-        for (int i = pos; i < lim; i++) {
-          if (buf[i] == '\n') {
-            lf = i;
-            break;
-          }
-        }
-        int end = lf < 0 ? lim : lf + 1;
-        int n = end - pos;
-        if (size + n <= max) {
-          sink.write(buf, pos, n);
-        }
-        size += n;
-        pos = end;
-        bol = lf >= 0;
-      }
-    }
   }
 }
