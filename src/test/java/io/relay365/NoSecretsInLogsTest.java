@@ -137,4 +137,53 @@ class NoSecretsInLogsTest {
         .doesNotContain(ADMIN_TOKEN)
         .doesNotContainIgnoringCase("Authorization: Bearer ey");
   }
+
+  @Test
+  void smtpSubmissionWithItsProtocolTraceOnLogsNoToken() throws Exception {
+    // angus-mail logs through java.util.logging, under its own package and under the package of the
+    // subclass (io.relay365.deliver); at FINEST it traces the whole SMTP dialogue
+    java.util.logging.Handler jul = new java.util.logging.StreamHandler(captured, new java.util.logging.SimpleFormatter());
+    jul.setLevel(java.util.logging.Level.ALL);
+    List<java.util.logging.Logger> traced = List.of(java.util.logging.Logger.getLogger("org.eclipse.angus"),
+        java.util.logging.Logger.getLogger("io.relay365.deliver"));
+    for (java.util.logging.Logger l : traced) {
+      l.setLevel(java.util.logging.Level.ALL);
+      l.addHandler(jul);
+    }
+    try {
+      h = new RelayHarness(dir);
+      h.env.put("RELAY365_DELIVERY_TRANSPORT", "smtp-oauth");
+      h.startSandbox().startRelay();
+      // the first AUTH is refused: the transport drops the token and authenticates with a fresh one
+      h.sandbox.faults().smtp().reply(io.relay365.sandbox.SmtpFaults.Stage.AUTH,
+          "535 5.7.3 Authentication unsuccessful", 1);
+      String id;
+      try (SmtpDialog smtp = new SmtpDialog(h.smtpPort())) {
+        smtp.expect("250", "EHLO test.example");
+        id = smtp.send("scanner@contoso.example", new String[] {"alice@contoso.example"},
+            "From: scanner@contoso.example\r\nTo: alice@contoso.example\r\nSubject: s\r\n\r\nbody\r\n".getBytes(
+                StandardCharsets.US_ASCII));
+      }
+      await().atMost(Duration.ofSeconds(30)).until(() -> h.relay.spool().size() == 0);
+      String bearer = h.relay.tokens().token().get(10, TimeUnit.SECONDS);
+      h.close();
+      h = null;
+      jul.flush();
+      String logs = captured.toString(StandardCharsets.UTF_8);
+      // the trace ran (angus suppresses the AUTH exchange itself: mail.debug.auth stays false)
+      assertThat(logs).contains("delivered id=" + id).contains("MAIL FROM:<scanner@contoso.example>")
+          .contains("AUTH XOAUTH2 command trace suppressed");
+      String xoauth2 = java.util.Base64.getEncoder().encodeToString(("user=scanner@contoso.example\u0001auth=Bearer "
+          + bearer + "\u0001\u0001").getBytes(StandardCharsets.UTF_8));
+      assertThat(bearer).hasSizeGreaterThan(100);
+      assertThat(logs).doesNotContain(bearer).doesNotContain(bearer.substring(bearer.lastIndexOf('.') + 1))
+          .doesNotContain(xoauth2.substring(40, 120)) // the token inside the base64 AUTH XOAUTH2 argument
+          .doesNotContain("auth=Bearer ey").doesNotContain("AUTH XOAUTH2 dXNlcj1"); // "user=" in base64
+    } finally {
+      for (java.util.logging.Logger l : traced) {
+        l.removeHandler(jul);
+        l.setLevel(null);
+      }
+    }
+  }
 }

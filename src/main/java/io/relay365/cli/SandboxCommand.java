@@ -12,8 +12,8 @@ import picocli.CommandLine.Option;
 
 /** {@code relay365 sandbox}: runs the fake Microsoft 365 alone, for trying the relay by hand. */
 @Command(name = "sandbox", mixinStandardHelpOptions = true,
-    description = "Run the sandbox: a fake Microsoft 365 (Entra token endpoint, EWS and Microsoft Graph over HTTPS) "
-        + "on loopback. "
+    description = "Run the sandbox: a fake Microsoft 365 (Entra token endpoint, EWS and Microsoft Graph over HTTPS, "
+        + "SMTP submission with XOAUTH2) on loopback. "
         + "Prints its URLs and writes a relay configuration fragment that points at it.")
 public final class SandboxCommand implements Callable<Integer> {
 
@@ -29,6 +29,9 @@ public final class SandboxCommand implements Callable<Integer> {
       description = "HTTPS port of the Graph listener, its own origin (default: --port + 1 if --port is set, "
           + "else a free port).")
   int graphPort;
+  @Option(names = "--smtp-port", paramLabel = "PORT", defaultValue = "0",
+      description = "SMTP submission port (STARTTLS + XOAUTH2) on 127.0.0.1 (default: a free port).")
+  int smtpPort;
 
   @Override
   public Integer call() throws Exception {
@@ -36,7 +39,8 @@ public final class SandboxCommand implements Callable<Integer> {
     Sandbox sandbox;
     try {
       sandbox = Sandbox.start(vertx, new SandboxOptions().dataDir(data).port(port)
-          .graphPort(graphPort >= 0 ? graphPort : port == 0 ? 0 : port + 1)).await(60, TimeUnit.SECONDS);
+          .graphPort(graphPort >= 0 ? graphPort : port == 0 ? 0 : port + 1).smtpPort(smtpPort))
+          .await(60, TimeUnit.SECONDS);
     } catch (Exception e) {
       vertx.close();
       return Exits.startup(e);
@@ -46,6 +50,7 @@ public final class SandboxCommand implements Callable<Integer> {
     System.out.println("  token endpoint  " + sandbox.loginUrl() + "/" + sandbox.tenantId() + "/oauth2/v2.0/token");
     System.out.println("  EWS             " + sandbox.ewsUrl());
     System.out.println("  Graph           " + sandbox.graphUrl());
+    System.out.println("  SMTP submission " + sandbox.smtpServer() + "  (STARTTLS, AUTH XOAUTH2)");
     System.out.println("  CA certificate  " + sandbox.caFile());
     System.out.println("  received mail   " + sandbox.mailDir());
     System.out.println("  relay config    " + fragment);

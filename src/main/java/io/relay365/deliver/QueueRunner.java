@@ -40,7 +40,8 @@ import org.slf4j.LoggerFactory;
  * <p>Scheduling. A message whose time has come is resolved to its sending mailbox and joins that
  * mailbox's ready line. Lines are served round-robin within three limits: delivery.concurrency in
  * flight in total, delivery.per-mailbox-concurrency per mailbox, and delivery.per-mailbox-rate per
- * mailbox in any 60 s (Exchange Online's 30 messages a minute, microsoft-wire.md §5). A mailbox that is
+ * mailbox in any 60 s (Exchange Online's 30 messages a minute, microsoft-wire.md §5; attempts that ended
+ * in the window plus those in flight, so that Exchange never sees more in any minute). A mailbox that is
  * at a limit, or held back (Microsoft's BackOffMilliseconds/Retry-After, or a configuration problem of
  * that mailbox), simply is not served; the others are, so one throttled mailbox never holds up the rest.
  *
@@ -100,11 +101,11 @@ public final class QueueRunner {
     }
   }
 
-  /** Per sending mailbox: its ready line, what is in flight, recent starts (rate) and any hold. */
+  /** Per sending mailbox: its ready line, what is in flight, recent ends of attempts (rate) and any hold. */
   private static final class Box {
     final String mailbox;
     final ArrayDeque<Entry> ready = new ArrayDeque<>();
-    final ArrayDeque<Long> starts = new ArrayDeque<>();
+    final ArrayDeque<Long> ended = new ArrayDeque<>();
     int inFlight;
     long heldUntil;
     long wakeTimer = -1;
@@ -296,6 +297,9 @@ public final class QueueRunner {
           continue; // woken by the end of one of its attempts
         }
         long wake = blockedUntil(b, now);
+        if (wake == WAIT_FOR_AN_ATTEMPT) {
+          continue; // woken by the end of one of its attempts
+        }
         if (wake > now) {
           wakeBox(b, wake - now);
           continue;
@@ -315,15 +319,24 @@ public final class QueueRunner {
     }
   }
 
+  /** blockedUntil: no time will do; the next end of one of the mailbox's attempts will. */
+  private static final long WAIT_FOR_AN_ATTEMPT = Long.MAX_VALUE;
+
   /** Epoch millis before which this mailbox may not start another attempt (hold or rate), or 0. */
   private long blockedUntil(Box b, long now) {
     long until = b.heldUntil > now ? b.heldUntil : 0;
     long windowStart = now - rateWindow.toMillis();
-    while (!b.starts.isEmpty() && b.starts.peekFirst() <= windowStart) {
-      b.starts.pollFirst();
+    while (!b.ended.isEmpty() && b.ended.peekFirst() <= windowStart) {
+      b.ended.pollFirst();
     }
-    if (b.starts.size() >= settings.perMailboxRate()) {
-      until = Math.max(until, b.starts.peekFirst() + rateWindow.toMillis());
+    // Attempts that ended in the window plus those in flight: Exchange counts a message when it takes it, and an
+    // attempt in flight may be taken at any moment. Counting starts instead lets a slow upload and a quick one
+    // land in the same minute as more than the rate (SMTP submission rejects the excess, §4).
+    if (b.ended.size() + b.inFlight >= settings.perMailboxRate()) {
+      if (b.ended.isEmpty()) {
+        return WAIT_FOR_AN_ATTEMPT;
+      }
+      until = Math.max(until, b.ended.peekFirst() + rateWindow.toMillis());
     }
     return until;
   }
@@ -344,7 +357,6 @@ public final class QueueRunner {
   private void dispatch(Box b, Entry e, long now) {
     inFlight++;
     b.inFlight++;
-    b.starts.addLast(now);
     e.inFlight = true;
     long started = System.nanoTime();
     Submission s = new Submission(e.env, e.mailbox, spool.messageFile(e.env.id()));
@@ -357,6 +369,7 @@ public final class QueueRunner {
     f.onComplete(ar -> {
       Outcome o = ar.succeeded() ? ar.result()
           : Outcome.transientFailure("internal", String.valueOf(ar.cause()), null);
+      b.ended.addLast(clock.millis());
       b.inFlight--;
       settle(e, b, o, (System.nanoTime() - started) / 1_000_000);
     });

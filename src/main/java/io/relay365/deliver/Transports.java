@@ -20,7 +20,8 @@ public final class Transports {
     return switch (settings.delivery().transport()) {
       case EWS -> new EwsTransport(vertx, settings.ews(), tokens, settings.microsoft().caFile());
       case GRAPH -> new GraphTransport(vertx, settings.graph(), tokens, settings.microsoft().caFile());
-      case SMTP_OAUTH -> throw new UnsupportedOperationException("delivery.transport: smtp-oauth is not available yet");
+      case SMTP_OAUTH -> new SmtpOauthTransport(vertx, settings.smtpOauth(), settings.delivery(),
+          settings.smtp().hostname(), tokens, settings.microsoft().caFile());
     };
   }
 }

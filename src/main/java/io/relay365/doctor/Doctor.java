@@ -113,15 +113,17 @@ public final class Doctor {
     return switch (settings.delivery().transport()) {
       case EWS -> new EwsChecks(settings, tls);
       case GRAPH -> new GraphChecks(settings, tls);
-      case SMTP_OAUTH -> throw new UnsupportedOperationException("doctor: delivery.transport "
-          + settings.delivery().transport() + " has no checks yet");
+      case SMTP_OAUTH -> new SmtpChecks(settings, tls);
     };
   }
 
   /** Where delivery.transport delivers, for the configuration line. */
   private String endpoint() {
-    return settings.delivery().transport() == Settings.TransportKind.GRAPH ? "Graph " + settings.graph().url()
-        : "EWS " + settings.ews().url();
+    return switch (settings.delivery().transport()) {
+      case EWS -> "EWS " + settings.ews().url();
+      case GRAPH -> "Graph " + settings.graph().url();
+      case SMTP_OAUTH -> "SMTP submission " + settings.smtpOauth().host() + ":" + settings.smtpOauth().port();
+    };
   }
 
   private static String codeSuffix(TokenException e) {

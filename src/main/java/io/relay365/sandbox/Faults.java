@@ -55,6 +55,7 @@ public final class Faults {
   private int maxConcurrentPerMailbox = DEFAULT_MAX_CONCURRENT;
   private long maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
   private final GraphFaults graph = new GraphFaults();
+  private final SmtpFaults smtp = new SmtpFaults();
 
   /** The next {@code count} CreateItem calls answer ErrorServerBusy with BackOffMilliseconds. */
   public synchronized Faults ewsBusy(int count, long backOffMillis, boolean asSoapFault) {
@@ -181,7 +182,13 @@ public final class Faults {
     rolesInToken = null;
     maxConcurrentPerMailbox = DEFAULT_MAX_CONCURRENT;
     maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE;
+    smtp.reset();
     return this;
+  }
+
+  /** The faults of the SMTP submission endpoint (JSON: the "smtp" object). */
+  public SmtpFaults smtp() {
+    return smtp;
   }
 
   // ---- used by the endpoints -------------------------------------------------------------------
@@ -308,6 +315,7 @@ public final class Faults {
     j.put("maxConcurrentPerMailbox", maxConcurrentPerMailbox);
     j.put("maxMessageSize", maxMessageSize);
     j.put("graph", graph.toJson());
+    j.put("smtp", smtp.toJson());
     return j;
   }
 
@@ -376,6 +384,9 @@ public final class Faults {
     }
     if ((o = j.getJsonObject("graph")) != null) {
       graph.apply(o);
+    }
+    if ((o = j.getJsonObject("smtp")) != null) {
+      smtp.apply(o);
     }
     return this;
   }

@@ -32,9 +32,11 @@ final class MailStore {
           Path eml = dir.resolve(json.getFileName().toString().replace(".json", ".eml"));
           List<String> bcc = new ArrayList<>();
           j.getJsonArray("bcc", new JsonArray()).forEach(x -> bcc.add(String.valueOf(x)));
+          List<String> rcpts = new ArrayList<>();
+          j.getJsonArray("rcptTo", new JsonArray()).forEach(x -> rcpts.add(String.valueOf(x)));
           messages.add(new ReceivedMessage(j.getInteger("seq"), j.getString("mailbox"), j.getString("anchor"),
               j.getString("disposition"), bcc, j.getString("tokenId"), Files.readAllBytes(eml), eml,
-              j.getString("transport", "ews"), j.getString("path")));
+              j.getString("transport", "ews"), j.getString("path"), j.getString("mailFrom"), rcpts));
           lastSeq = Math.max(lastSeq, j.getInteger("seq"));
         } catch (RuntimeException | IOException e) {
           // a half-written pair from a crash: skip it, but never reuse its number
@@ -60,6 +62,31 @@ final class MailStore {
   /** As above, for a transport ("ews", "graph") and the way the message came in ("sendMail", "draft+upload"). */
   ReceivedMessage store(String mailbox, String anchor, String disposition, List<String> bcc, String tokenId,
       byte[] mime, String transport, String path) throws IOException {
+    JsonObject j = new JsonObject().put("mailbox", mailbox).put("anchor", anchor).put("disposition", disposition)
+        .put("bcc", new JsonArray(new ArrayList<>(bcc))).put("tokenId", tokenId).put("transport", transport);
+    if (path != null) {
+      j.put("path", path);
+    }
+    return save(mime, j, (seq, eml) -> new ReceivedMessage(seq, mailbox, anchor, disposition, bcc, tokenId, mime,
+        eml, transport, path, null, null));
+  }
+
+  /**
+   * Stores a message received by SMTP submission: the .eml is exactly the (dot-unstuffed) DATA, the .json
+   * says transport "smtp", the authenticated mailbox, the envelope sender and every envelope recipient.
+   */
+  ReceivedMessage storeSmtp(String mailbox, String mailFrom, List<String> rcptTo, List<String> hidden,
+      String tokenId, byte[] mime) throws IOException {
+    JsonObject j = new JsonObject().put("transport", "smtp").put("mailbox", mailbox).put("mailFrom", mailFrom)
+        .put("rcptTo", new JsonArray(new ArrayList<>(rcptTo))).put("bcc", new JsonArray(new ArrayList<>(hidden)))
+        .put("tokenId", tokenId);
+    return save(mime, j, (seq, eml) -> new ReceivedMessage(seq, mailbox, null, null, hidden, tokenId, mime, eml,
+        "smtp", null, mailFrom, rcptTo));
+  }
+
+  /** Numbers the message, writes NNNNNN.eml then NNNNNN.json (fields + seq, size, time), and records it. */
+  private ReceivedMessage save(byte[] mime, JsonObject fields,
+      java.util.function.BiFunction<Integer, Path, ReceivedMessage> made) throws IOException {
     int seq;
     synchronized (this) {
       seq = ++lastSeq;
@@ -67,15 +94,10 @@ final class MailStore {
     String base = String.format("%06d", seq);
     Path eml = dir.resolve(base + ".eml");
     write(eml, mime);
-    JsonObject j = new JsonObject().put("seq", seq).put("mailbox", mailbox).put("anchor", anchor)
-        .put("disposition", disposition).put("bcc", new JsonArray(new ArrayList<>(bcc))).put("tokenId", tokenId)
-        .put("size", mime.length).put("receivedAt", Instant.now().toString()).put("transport", transport);
-    if (path != null) {
-      j.put("path", path);
-    }
+    JsonObject j = new JsonObject().put("seq", seq).mergeIn(fields).put("size", mime.length)
+        .put("receivedAt", Instant.now().toString());
     write(dir.resolve(base + ".json"), j.encodePrettily().getBytes(StandardCharsets.UTF_8));
-    ReceivedMessage m = new ReceivedMessage(seq, mailbox, anchor, disposition, bcc, tokenId, mime, eml, transport,
-        path);
+    ReceivedMessage m = made.apply(seq, eml);
     synchronized (this) {
       messages.add(m);
       messages.sort((a, b) -> Integer.compare(a.seq(), b.seq()));

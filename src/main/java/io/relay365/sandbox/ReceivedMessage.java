@@ -11,22 +11,28 @@ import java.util.regex.Pattern;
 /**
  * One message the sandbox accepted. {@code mime} is what the recipients see: for EWS exactly the decoded
  * MimeContent; for Graph the decoded MIME without its Bcc: header (or, for a draft, the message Exchange
- * assembled from it and its attachments). {@code emlFile} holds the same bytes. {@code tokenId} is the jti
- * of the bearer token that sent it; {@code transport} is "ews" or "graph", and {@code path} how a Graph
- * message came in: "sendMail" or "draft+upload" (null for EWS).
+ * assembled from it and its attachments); for SMTP the dot-unstuffed DATA. {@code emlFile} holds the same
+ * bytes. {@code tokenId} is the jti of the bearer token that sent it; {@code transport} is "ews", "graph" or
+ * "smtp", and {@code path} how a Graph message came in: "sendMail" or "draft+upload" (null otherwise).
+ *
+ * <p>SMTP submission ({@code transport} "smtp"): {@code mailbox} is the authenticated (XOAUTH2 user=)
+ * mailbox, {@code envelopeSender} the MAIL FROM, {@code envelopeRecipients} every RCPT TO, and
+ * {@code bccRecipients} those of them in no To:/Cc: header; anchorMailbox and disposition are null.
  */
 public record ReceivedMessage(int seq, String mailbox, String anchorMailbox, String disposition,
-    List<String> bccRecipients, String tokenId, byte[] mime, Path emlFile, String transport, String path) {
+    List<String> bccRecipients, String tokenId, byte[] mime, Path emlFile, String transport, String path,
+    String envelopeSender, List<String> envelopeRecipients) {
 
   public ReceivedMessage {
     bccRecipients = List.copyOf(bccRecipients);
     transport = transport == null ? "ews" : transport;
+    envelopeRecipients = envelopeRecipients == null ? List.of() : List.copyOf(envelopeRecipients);
   }
 
-  /** A message received through EWS. */
+  /** A message received through EWS (no SMTP envelope). */
   public ReceivedMessage(int seq, String mailbox, String anchorMailbox, String disposition,
       List<String> bccRecipients, String tokenId, byte[] mime, Path emlFile) {
-    this(seq, mailbox, anchorMailbox, disposition, bccRecipients, tokenId, mime, emlFile, "ews", null);
+    this(seq, mailbox, anchorMailbox, disposition, bccRecipients, tokenId, mime, emlFile, "ews", null, null, null);
   }
 
   /** The Subject header (unfolded, RFC 2047 decoded), or null if there is none. */

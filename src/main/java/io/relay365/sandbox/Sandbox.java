@@ -47,6 +47,11 @@ import java.util.Locale;
  * for it (and for https://graph.microsoft.com) with the Graph roles, and Graph accepts either audience.
  * Upload URLs point at the main origin, as the real ones point at the Outlook host.
  *
+ * <h2>SMTP submission</h2>
+ * Exchange Online's client submission endpoint (smtp.office365.com:587) listens on a port of its own
+ * ({@link #smtpServer()}): plain TCP, STARTTLS with the same server certificate, AUTH XOAUTH2 with this
+ * sandbox's Exchange tokens; see {@link SmtpSession}.
+ *
  * <h2>Paths</h2>
  * {@code POST /{tenant}/oauth2/v2.0/token}; {@code GET /common/discovery/instance} (counted: a correctly
  * configured msal never calls it); {@code POST /EWS/Exchange.asmx}; and the control endpoint
@@ -73,6 +78,7 @@ public final class Sandbox {
   private final GraphEndpoint graph;
   private HttpServer graphServer;
   private int graphPort;
+  private final SmtpEndpoint smtp;
   private final String tokenKeyId;
   private HttpServer server;
   private String urlHost;
@@ -88,6 +94,11 @@ public final class Sandbox {
     this.token = new TokenEndpoint(this);
     this.ews = new EwsEndpoint(this);
     this.graph = new GraphEndpoint(this);
+    try {
+      this.smtp = new SmtpEndpoint(this);
+    } catch (IOException e) {
+      throw new GeneralSecurityException("cannot load the sandbox's server certificate for SMTP", e);
+    }
     byte[] d = MessageDigest.getInstance("SHA-1").digest(pki.tokenKeys.getPublic().getEncoded());
     this.tokenKeyId = Base64.getUrlEncoder().withoutPadding().encodeToString(d);
   }
@@ -140,7 +151,9 @@ public final class Sandbox {
     router.get("/_sandbox/stats").handler(ctx -> json(ctx, new JsonObject().put("tokenRequests", tokenRequests())
         .put("ewsRequests", ewsRequests()).put("discoveryRequests", discoveryRequests())
         .put("received", received().size()).put("graphRequests", graphRequests())
-        .put("graphUploadRequests", graphUploadRequests()).put("graphDrafts", graphDrafts())));
+        .put("graphUploadRequests", graphUploadRequests()).put("graphDrafts", graphDrafts())
+        .put("smtpSessions", smtpSessions()).put("smtpMessages", smtpMessages())
+        .put("smtpQuotaRejections", smtpQuotaRejections())));
     router.get("/common/discovery/instance").handler(token::discovery);
     router.route("/:tenant/oauth2/v2.0/token").handler(BodyHandler.create().setBodyLimit(1024 * 1024)
         .setHandleFileUploads(false));
@@ -182,7 +195,10 @@ public final class Sandbox {
     }).map(g -> {
       graphPort = g.actualPort();
       return this;
-    });
+    }).compose(sb -> vertx.executeBlocking(() -> {
+      smtp.start(options.host(), options.smtpPort());
+      return this;
+    }, false).recover(e -> Future.join(server.close(), graphServer.close()).transform(x -> Future.failedFuture(e))));
   }
 
   private static void json(io.vertx.ext.web.RoutingContext ctx, JsonObject j) {
@@ -303,6 +319,36 @@ public final class Sandbox {
     return graph.drafts.count();
   }
 
+  /** Host of the SMTP submission endpoint (the relay's smtp-oauth.server host). */
+  public String smtpHost() {
+    return urlHost.replace("[", "").replace("]", "");
+  }
+
+  /** Port of the SMTP submission endpoint. */
+  public int smtpPort() {
+    return smtp.port();
+  }
+
+  /** The relay's smtp-oauth.server: "host:port" ("[::1]:port" for IPv6). */
+  public String smtpServer() {
+    return urlHost + ":" + smtpPort();
+  }
+
+  /** SMTP connections accepted so far. */
+  public int smtpSessions() {
+    return smtp.sessions.get();
+  }
+
+  /** Messages accepted by SMTP submission so far. */
+  public int smtpMessages() {
+    return smtp.messages.get();
+  }
+
+  /** Submissions refused for the 30-messages-a-minute rule so far (a relay that paces itself causes none). */
+  public int smtpQuotaRejections() {
+    return smtp.quotaRejections.get();
+  }
+
   /** GET /common/discovery/instance requests: should stay 0 with instanceDiscovery(false). */
   public int discoveryRequests() {
     return token.discovery.get();
@@ -336,7 +382,11 @@ public final class Sandbox {
         + "# RELAY365_DELIVERY_TRANSPORT=graph); the token scope follows graph.url:\n"
         + "#delivery.transport: graph\n"
         + "graph:\n"
-        + "  url: " + q(graphUrl()) + "\n";
+        + "  url: " + q(graphUrl()) + "\n"
+        + "# SMTP submission with XOAUTH2: to use it instead of EWS, add delivery.transport: smtp-oauth\n"
+        + "# (or set RELAY365_DELIVERY_TRANSPORT=smtp-oauth)\n"
+        + "smtp-oauth:\n"
+        + "  server: " + q(smtpServer()) + "\n";
     Path file = options.dataDir().resolve("relay-fragment.yaml");
     try {
       SandboxPki.writePrivate(file, yaml);
@@ -347,6 +397,7 @@ public final class Sandbox {
   }
 
   public Future<Void> close() {
+    smtp.close();
     Future<Void> g = graphServer == null ? Future.succeededFuture() : graphServer.close();
     Future<Void> m = server == null ? Future.succeededFuture() : server.close();
     return Future.join(g, m).mapEmpty();

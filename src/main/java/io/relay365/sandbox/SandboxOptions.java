@@ -30,6 +30,7 @@ public final class SandboxOptions {
   private String clientId = DEFAULT_CLIENT_ID;
   private String clientSecret;            // null = reuse dataDir/client-secret or generate one
   private Duration tokenLifetime = Duration.ofSeconds(3599);
+  private int smtpPort = 0;
 
   public Path dataDir() {
     return dataDir;
@@ -116,6 +117,16 @@ public final class SandboxOptions {
 
   public SandboxOptions tokenLifetime(Duration tokenLifetime) {
     this.tokenLifetime = Objects.requireNonNull(tokenLifetime);
+    return this;
+  }
+
+  public int smtpPort() {
+    return smtpPort;
+  }
+
+  /** Port of the SMTP submission endpoint (plain TCP + STARTTLS); 0 = ephemeral. */
+  public SandboxOptions smtpPort(int smtpPort) {
+    this.smtpPort = smtpPort;
     return this;
   }
 

@@ -1,0 +1,118 @@
+package io.relay365;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import io.relay365.sandbox.ReceivedMessage;
+import jakarta.mail.Session;
+import jakarta.mail.Transport;
+import jakarta.mail.internet.InternetAddress;
+import jakarta.mail.internet.MimeMessage;
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The whole path with delivery.transport: smtp-oauth: real SMTP clients → relay (listener, spool, msal4j,
+ * angus-mail over a real STARTTLS with XOAUTH2) → the sandbox's submission endpoint, which checks what
+ * Exchange Online checks. Everything else is configured exactly as for EWS: one setting switches.
+ */
+class SmtpOauthEndToEndTest {
+  @TempDir
+  Path dir;
+
+  RelayHarness h;
+
+  @AfterEach
+  void tearDown() throws Exception {
+    if (h != null) {
+      h.close();
+    }
+  }
+
+  RelayHarness start() throws Exception {
+    h = new RelayHarness(dir);
+    h.env.put("RELAY365_DELIVERY_TRANSPORT", "smtp-oauth");
+    return h.startSandbox().startRelay();
+  }
+
+  @Test
+  void realClientMultipartMessageArrivesUnchangedWithTheWholeEnvelope() throws Exception {
+    start();
+    MimeMessage msg = EndToEndTest.richMessage(); // UTF-8 subject, HTML + inline image, 2 MB PDF, one To
+    ByteArrayOutputStream sent = new ByteArrayOutputStream();
+    msg.writeTo(sent);
+
+    Properties p = new Properties();
+    p.put("mail.smtp.host", "127.0.0.1");
+    p.put("mail.smtp.port", String.valueOf(h.smtpPort()));
+    try (Transport t = Session.getInstance(p).getTransport("smtp")) {
+      t.connect();
+      t.sendMessage(msg, new InternetAddress[] {
+          new InternetAddress("hidden@partner.example"), new InternetAddress("alice@contoso.example")});
+    }
+
+    await().atMost(Duration.ofSeconds(30)).until(() -> !h.sandbox.received().isEmpty());
+    await().atMost(Duration.ofSeconds(10)).until(() -> h.relay.spool().size() == 0);
+    List<ReceivedMessage> got = h.sandbox.received();
+    assertThat(got).hasSize(1);
+    ReceivedMessage r = got.get(0);
+    assertThat(r.transport()).isEqualTo("smtp");
+    assertThat(r.mailbox()).as("authenticated as the sending mailbox").isEqualTo("copier@contoso.example");
+    assertThat(r.envelopeSender()).isEqualTo("copier@contoso.example");
+    assertThat(r.envelopeRecipients()).as("exactly the RCPT TO set")
+        .containsExactlyInAnyOrder("hidden@partner.example", "alice@contoso.example");
+    assertThat(r.bccRecipients()).containsExactly("hidden@partner.example");
+    assertThat(new String(r.mime(), StandardCharsets.ISO_8859_1)).doesNotContain("hidden@partner.example");
+    // exactly what the client sent, after the relay's own trace header
+    assertThat(EndToEndTest.withoutLeadingReceived(r.mime())).isEqualTo(sent.toByteArray());
+    assertThat(h.sandbox.tokenRequests()).isEqualTo(1);
+  }
+
+  @Test
+  void hundredMessagesOnTenConnectionsNeedOneTokenAndFewSessions() throws Exception {
+    start();
+    ExecutorService pool = Executors.newFixedThreadPool(10);
+    List<Future<List<String>>> sessions = new ArrayList<>();
+    for (int c = 0; c < 10; c++) {
+      int conn = c;
+      sessions.add(pool.submit(() -> {
+        List<String> ids = new ArrayList<>();
+        // ten senders, ten messages each: Exchange's 30 a minute per mailbox is never reached
+        try (SmtpDialog smtp = new SmtpDialog(h.smtpPort())) {
+          smtp.expect("250", "EHLO load" + conn + ".example");
+          for (int m = 0; m < 10; m++) {
+            byte[] msg = ("From: dev" + conn + "@contoso.example\r\nTo: alice@contoso.example\r\nSubject: m" + conn
+                + "-" + m + "\r\n\r\nbody " + m + "\r\n").getBytes(StandardCharsets.US_ASCII);
+            ids.add(smtp.send("dev" + conn + "@contoso.example", new String[] {"alice@contoso.example"}, msg));
+          }
+        }
+        return ids;
+      }));
+    }
+    List<String> ids = new ArrayList<>();
+    for (Future<List<String>> f : sessions) {
+      ids.addAll(f.get());
+    }
+    pool.shutdown();
+    assertThat(ids).hasSize(100).doesNotHaveDuplicates();
+    await().atMost(Duration.ofSeconds(60)).until(() -> h.sandbox.received().size() >= 100);
+    await().atMost(Duration.ofSeconds(10)).until(() -> h.relay.spool().size() == 0);
+    assertThat(h.sandbox.received()).hasSize(100);
+    assertThat(h.sandbox.received()).extracting(r -> EndToEndTest.queueId(r.mime()))
+        .containsExactlyInAnyOrderElementsOf(ids);
+    assertThat(h.sandbox.tokenRequests()).isEqualTo(1);
+    assertThat(h.sandbox.smtpSessions()).as("authenticated sessions are reused per mailbox").isLessThanOrEqualTo(30);
+    assertThat(h.sandbox.smtpQuotaRejections()).isZero();
+  }
+}
