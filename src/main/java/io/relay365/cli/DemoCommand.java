@@ -40,6 +40,10 @@ public final class DemoCommand implements Callable<Integer> {
   static final String TO = "alice@contoso.example";
   static final String HIDDEN = "archive@contoso.example";
 
+  @Option(names = "--transport", paramLabel = "ews|graph|smtp-oauth", defaultValue = "ews",
+      description = "How the relay delivers (delivery.transport): ews (default), graph or smtp-oauth.")
+  String transport;
+
   @Option(names = "--dir", paramLabel = "DIR",
       description = "Where the demo keeps its spool and the sandbox its mail (default: a new temporary directory).")
   Path dir;
@@ -47,6 +51,11 @@ public final class DemoCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PrintStream out = System.out;
+    Settings.TransportKind kind = kind(transport);
+    if (kind == null) {
+      System.err.println("relay365 demo: --transport " + transport + " is not one of ews, graph, smtp-oauth");
+      return Exits.USAGE;
+    }
     Path base = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("relay365-demo-");
     Vertx vertx = Vertx.vertx();
     Sandbox sandbox = null;
@@ -54,13 +63,16 @@ public final class DemoCommand implements Callable<Integer> {
     try {
       sandbox = Sandbox.start(vertx, new SandboxOptions().dataDir(base.resolve("sandbox")))
           .await(60, TimeUnit.SECONDS);
-      out.println("sandbox  token endpoint " + sandbox.loginUrl() + ", EWS " + sandbox.ewsUrl());
+      out.println("sandbox  token endpoint " + sandbox.loginUrl() + ", EWS " + sandbox.ewsUrl() + ", Graph "
+          + sandbox.graphUrl() + ", SMTP submission " + sandbox.smtpServer());
       Settings settings = SettingsLoader.load(sandbox.writeRelayConfig(), Map.of(
+          "RELAY365_DELIVERY_TRANSPORT", kind.key(),
           "RELAY365_SMTP_LISTEN", "127.0.0.1:0",
           "RELAY365_ADMIN_LISTEN", "127.0.0.1:0",
           "RELAY365_SPOOL_DIR", base.resolve("spool").toString()));
       relay = Relay.start(vertx, settings).await(60, TimeUnit.SECONDS);
-      out.println("relay    SMTP on 127.0.0.1:" + relay.smtpPort() + ", spool " + settings.spool().dir());
+      out.println("relay    SMTP on 127.0.0.1:" + relay.smtpPort() + ", spool " + settings.spool().dir()
+          + ", delivery.transport " + kind.key());
 
       byte[] pdf = fakePdf(180_000);
       MimeMessage msg = message(pdf);
@@ -77,9 +89,24 @@ public final class DemoCommand implements Callable<Integer> {
       }
       ReceivedMessage r = sandbox.received().get(0);
       out.println();
-      out.println("Exchange (sandbox) received one CreateItem:");
-      out.println("  mailbox      " + r.mailbox() + "  (impersonated; X-AnchorMailbox " + r.anchorMailbox() + ")");
-      out.println("  disposition  " + r.disposition());
+      switch (kind) {
+        case EWS -> {
+          out.println("Exchange (sandbox) received one EWS CreateItem:");
+          out.println("  mailbox      " + r.mailbox() + "  (impersonated; X-AnchorMailbox " + r.anchorMailbox() + ")");
+          out.println("  disposition  " + r.disposition());
+        }
+        case GRAPH -> {
+          out.println("Exchange (sandbox) received one message through Microsoft Graph:");
+          out.println("  mailbox      " + r.mailbox() + "  (POST /v1.0/users/" + r.mailbox() + "/" + r.path() + ")");
+          out.println("  sent items   a copy is saved (Graph MIME sends always save one)");
+        }
+        case SMTP_OAUTH -> {
+          out.println("Exchange (sandbox) received one SMTP submission (STARTTLS, AUTH XOAUTH2):");
+          out.println("  mailbox      " + r.mailbox() + "  (XOAUTH2 user; MAIL FROM:<" + r.envelopeSender() + ">)");
+          out.println("  RCPT TO      " + String.join(", ", r.envelopeRecipients()));
+        }
+        default -> throw new IllegalStateException(kind.key());
+      }
       out.println("  recipients   To: " + TO + "  Bcc (envelope only): " + String.join(", ", r.bccRecipients()));
       out.println("  subject      " + r.subject());
       out.println("  size         " + r.mime().length + " bytes of MIME");
@@ -94,6 +121,16 @@ public final class DemoCommand implements Callable<Integer> {
       }
       vertx.close().await(10, TimeUnit.SECONDS);
     }
+  }
+
+  /** ews, graph or smtp-oauth (any case, '_' for '-'), as delivery.transport spells them; null if none. */
+  static Settings.TransportKind kind(String name) {
+    for (Settings.TransportKind k : Settings.TransportKind.values()) {
+      if (k.key().equalsIgnoreCase(name.replace('_', '-'))) {
+        return k;
+      }
+    }
+    return null;
   }
 
   private static MimeMessage message(byte[] pdf) throws Exception {

@@ -6,6 +6,8 @@ import io.relay365.config.ConfigException;
 final class Exits {
   static final int OK = 0;
   static final int FAILED = 1;
+  /** EX_USAGE: an option has a value the command does not know. */
+  static final int USAGE = 64;
   /** EX_CONFIG: a setting is missing or wrong. */
   static final int CONFIG = 78;
   /** EX_UNAVAILABLE: could not start (port in use, spool not writable, …). */
