@@ -25,9 +25,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Properties;
 import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -115,33 +112,7 @@ class EndToEndTest {
   @Test
   void hundredMessagesOnTenConnectionsNeedOneToken() throws Exception {
     h = new RelayHarness(dir).startSandbox().startRelay();
-    ExecutorService pool = Executors.newFixedThreadPool(10);
-    List<Future<List<String>>> sessions = new ArrayList<>();
-    for (int c = 0; c < 10; c++) {
-      int conn = c;
-      sessions.add(pool.submit(() -> {
-        List<String> ids = new ArrayList<>();
-        try (SmtpDialog smtp = new SmtpDialog(h.smtpPort())) {
-          smtp.expect("250", "EHLO load" + conn + ".example");
-          for (int m = 0; m < 10; m++) {
-            byte[] msg = ("From: dev" + conn + "@contoso.example\r\nTo: alice@contoso.example\r\nSubject: m" + conn
-                + "-" + m + "\r\n\r\nbody " + m + "\r\n").getBytes(StandardCharsets.US_ASCII);
-            ids.add(smtp.send("dev" + conn + "@contoso.example", new String[] {"alice@contoso.example"}, msg));
-          }
-        }
-        return ids;
-      }));
-    }
-    List<String> ids = new ArrayList<>();
-    for (Future<List<String>> f : sessions) {
-      ids.addAll(f.get());
-    }
-    pool.shutdown();
-    assertThat(ids).hasSize(100).doesNotHaveDuplicates();
-    await().atMost(Duration.ofSeconds(60)).until(() -> h.sandbox.received().size() >= 100);
-    await().atMost(Duration.ofSeconds(10)).until(() -> h.relay.spool().size() == 0);
-    assertThat(h.sandbox.received()).hasSize(100);
-    assertThat(h.sandbox.received()).extracting(r -> queueId(r.mime())).containsExactlyInAnyOrderElementsOf(ids);
+    h.awaitDelivered(h.sendInParallel(10, 10));
     assertThat(h.sandbox.tokenRequests()).isEqualTo(1);
   }
 

@@ -5,9 +5,19 @@ import io.relay365.config.SettingsLoader;
 import io.relay365.sandbox.Sandbox;
 import io.relay365.sandbox.SandboxOptions;
 import io.vertx.core.Vertx;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -64,6 +74,50 @@ final class RelayHarness implements AutoCloseable {
 
   int smtpPort() {
     return relay.smtpPort();
+  }
+
+  /**
+   * Devices at once: {@code connections} parallel SMTP sessions, session c sending {@code each} small messages
+   * from dev&lt;c&gt;@contoso.example to alice@contoso.example (one sender per session, so Exchange's 30 a
+   * minute per mailbox is not reached). Returns the queue ids of the 250 replies, all distinct.
+   */
+  List<String> sendInParallel(int connections, int each) throws Exception {
+    ExecutorService pool = Executors.newFixedThreadPool(connections);
+    try {
+      List<Future<List<String>>> sessions = new ArrayList<>();
+      for (int c = 0; c < connections; c++) {
+        int conn = c;
+        sessions.add(pool.submit(() -> {
+          List<String> ids = new ArrayList<>();
+          try (SmtpDialog smtp = new SmtpDialog(smtpPort())) {
+            smtp.expect("250", "EHLO load" + conn + ".example");
+            for (int m = 0; m < each; m++) {
+              byte[] msg = ("From: dev" + conn + "@contoso.example\r\nTo: alice@contoso.example\r\nSubject: m" + conn
+                  + "-" + m + "\r\n\r\nbody " + m + "\r\n").getBytes(StandardCharsets.US_ASCII);
+              ids.add(smtp.send("dev" + conn + "@contoso.example", new String[] {"alice@contoso.example"}, msg));
+            }
+          }
+          return ids;
+        }));
+      }
+      List<String> ids = new ArrayList<>();
+      for (Future<List<String>> f : sessions) {
+        ids.addAll(f.get());
+      }
+      assertThat(ids).hasSize(connections * each).doesNotHaveDuplicates();
+      return ids;
+    } finally {
+      pool.shutdown();
+    }
+  }
+
+  /** Waits until the sandbox holds exactly the messages of these queue ids and the spool is empty. */
+  void awaitDelivered(List<String> ids) {
+    await().atMost(Duration.ofSeconds(60)).until(() -> sandbox.received().size() >= ids.size());
+    await().atMost(Duration.ofSeconds(10)).until(() -> relay.spool().size() == 0);
+    assertThat(sandbox.received()).hasSize(ids.size());
+    assertThat(sandbox.received()).extracting(r -> EndToEndTest.queueId(r.mime()))
+        .containsExactlyInAnyOrderElementsOf(ids);
   }
 
   @Override

@@ -12,12 +12,8 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Properties;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -82,35 +78,7 @@ class SmtpOauthEndToEndTest {
   @Test
   void hundredMessagesOnTenConnectionsNeedOneTokenAndFewSessions() throws Exception {
     start();
-    ExecutorService pool = Executors.newFixedThreadPool(10);
-    List<Future<List<String>>> sessions = new ArrayList<>();
-    for (int c = 0; c < 10; c++) {
-      int conn = c;
-      sessions.add(pool.submit(() -> {
-        List<String> ids = new ArrayList<>();
-        // ten senders, ten messages each: Exchange's 30 a minute per mailbox is never reached
-        try (SmtpDialog smtp = new SmtpDialog(h.smtpPort())) {
-          smtp.expect("250", "EHLO load" + conn + ".example");
-          for (int m = 0; m < 10; m++) {
-            byte[] msg = ("From: dev" + conn + "@contoso.example\r\nTo: alice@contoso.example\r\nSubject: m" + conn
-                + "-" + m + "\r\n\r\nbody " + m + "\r\n").getBytes(StandardCharsets.US_ASCII);
-            ids.add(smtp.send("dev" + conn + "@contoso.example", new String[] {"alice@contoso.example"}, msg));
-          }
-        }
-        return ids;
-      }));
-    }
-    List<String> ids = new ArrayList<>();
-    for (Future<List<String>> f : sessions) {
-      ids.addAll(f.get());
-    }
-    pool.shutdown();
-    assertThat(ids).hasSize(100).doesNotHaveDuplicates();
-    await().atMost(Duration.ofSeconds(60)).until(() -> h.sandbox.received().size() >= 100);
-    await().atMost(Duration.ofSeconds(10)).until(() -> h.relay.spool().size() == 0);
-    assertThat(h.sandbox.received()).hasSize(100);
-    assertThat(h.sandbox.received()).extracting(r -> EndToEndTest.queueId(r.mime()))
-        .containsExactlyInAnyOrderElementsOf(ids);
+    h.awaitDelivered(h.sendInParallel(10, 10)); // ten senders, ten messages each: never 30 a minute per mailbox
     assertThat(h.sandbox.tokenRequests()).isEqualTo(1);
     assertThat(h.sandbox.smtpSessions()).as("authenticated sessions are reused per mailbox").isLessThanOrEqualTo(30);
     assertThat(h.sandbox.smtpQuotaRejections()).isZero();
