@@ -119,32 +119,10 @@ final class EwsChecks implements TransportChecks {
       return Check.fail(id, title, "EWS answered HTTP " + res.httpStatus(), "try again later; if it persists,"
           + " check https://status.office365.com", null);
     }
-    Throwable e = res.error();
-    if (e != null && EwsProbe.isTls(e)) {
-      return Check.fail(id, title, "TLS to " + url + " failed: the server's certificate is not trusted",
-          "if a proxy or firewall inspects TLS, put its CA certificate (PEM) in a file and set microsoft.ca-file",
-          null);
-    }
-    if (e != null && EwsProbe.isNetwork(e)) {
-      return Check.fail(id, title, "cannot reach " + url + ": " + root(e), "allow outbound HTTPS (443) to the"
-          + " EWS host; relay365 connects directly (no proxy setting)", null);
-    }
-    return Check.fail(id, title, "EWS call failed: " + (e == null ? "unknown" : root(e)), null, null);
+    return Explain.unanswered(id, title, "EWS", url, res.error());
   }
 
   private static String first(String diag) {
     return diag.isEmpty() ? "" : diag.split(";", 2)[0];
-  }
-
-  private static String root(Throwable e) {
-    Throwable r = e;
-    String msg = e.getMessage();
-    while (r.getCause() != null && r.getCause() != r) {
-      r = r.getCause();
-      if (r.getMessage() != null) {
-        msg = r.getMessage();
-      }
-    }
-    return msg == null ? r.getClass().getSimpleName() : msg.replaceAll("\\s+", " ").strip();
   }
 }

@@ -74,4 +74,36 @@ final class Explain {
     String hint = e.hint() == null ? "" : e.hint();
     return new Why("token request failed: " + e.getMessage(), hint.isEmpty() ? null : hint, null);
   }
+
+  /**
+   * A call that got no HTTP answer, for the HTTPS transports' checks: an untrusted certificate (a
+   * TLS-inspecting proxy), no route, or something else, in that order.
+   *
+   * @param service "EWS" or "Graph", as the admin knows it
+   */
+  static Check unanswered(String id, String title, String service, String url, Throwable e) {
+    if (e != null && EwsProbe.isTls(e)) {
+      return Check.fail(id, title, "TLS to " + url + " failed: the server's certificate is not trusted",
+          "if a proxy or firewall inspects TLS, put its CA certificate (PEM) in a file and set microsoft.ca-file",
+          null);
+    }
+    if (e != null && EwsProbe.isNetwork(e)) {
+      return Check.fail(id, title, "cannot reach " + url + ": " + root(e), "allow outbound HTTPS (443) to the "
+          + service + " host; relay365 connects directly (no proxy setting)", null);
+    }
+    return Check.fail(id, title, service + " call failed: " + (e == null ? "unknown" : root(e)), null, null);
+  }
+
+  /** The innermost message of a cause chain, on one line. */
+  static String root(Throwable e) {
+    Throwable r = e;
+    String msg = e.getMessage();
+    while (r.getCause() != null && r.getCause() != r) {
+      r = r.getCause();
+      if (r.getMessage() != null) {
+        msg = r.getMessage();
+      }
+    }
+    return msg == null ? r.getClass().getSimpleName() : msg.replaceAll("\\s+", " ").strip();
+  }
 }

@@ -168,17 +168,7 @@ final class GraphChecks implements TransportChecks {
       return Check.fail(id, title, "Graph answered HTTP " + res.status() + codeSuffix(res), "try again later; if it"
           + " persists, check https://status.office365.com", null);
     }
-    Throwable e = res.error();
-    if (e != null && EwsProbe.isTls(e)) {
-      return Check.fail(id, title, "TLS to " + url + " failed: the server's certificate is not trusted",
-          "if a proxy or firewall inspects TLS, put its CA certificate (PEM) in a file and set microsoft.ca-file",
-          null);
-    }
-    if (e != null && EwsProbe.isNetwork(e)) {
-      return Check.fail(id, title, "cannot reach " + url + ": " + root(e), "allow outbound HTTPS (443) to the"
-          + " Graph host; relay365 connects directly (no proxy setting)", null);
-    }
-    return Check.fail(id, title, "Graph call failed: " + (e == null ? "unknown" : root(e)), null, null);
+    return Explain.unanswered(id, title, "Graph", url, res.error());
   }
 
   private String size() {
@@ -188,17 +178,5 @@ final class GraphChecks implements TransportChecks {
 
   private static String codeSuffix(GraphProbe.Result r) {
     return r.code() == null ? "" : " " + r.code();
-  }
-
-  private static String root(Throwable e) {
-    Throwable r = e;
-    String msg = e.getMessage();
-    while (r.getCause() != null && r.getCause() != r) {
-      r = r.getCause();
-      if (r.getMessage() != null) {
-        msg = r.getMessage();
-      }
-    }
-    return msg == null ? r.getClass().getSimpleName() : msg.replaceAll("\\s+", " ").strip();
   }
 }
