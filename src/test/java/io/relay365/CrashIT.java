@@ -180,6 +180,8 @@ class CrashIT {
     env.keySet().removeIf(k -> k.startsWith("RELAY365_"));
     env.put("RELAY365_SMTP_LISTEN", "127.0.0.1:" + smtpPort);
     env.put("RELAY365_SMTP_HOSTNAME", "relay.crash.test");
+    // ephemeral, not the default 8025: another relay365 on this machine must not make this run die at start
+    env.put("RELAY365_ADMIN_LISTEN", "127.0.0.1:0");
     env.put("RELAY365_SPOOL_DIR", dir.resolve("spool").toString());
     env.put("RELAY365_DELIVERY_MIN_BACKOFF", "1s");
     env.put("RELAY365_DELIVERY_MAX_BACKOFF", "2s");
