@@ -77,6 +77,7 @@ public final class Relay {
       this.transport = Transports.create(vertx, settings, tokens);
       this.runner = new QueueRunner(vertx, spool, transport, new MailboxResolver(settings.sender()),
           settings.delivery(), events, settings.smtp().hostname(), Clock.systemUTC());
+      this.runner.onRetryAll(tokens::invalidateAll);
       this.listener = new SmtpListener(settings.smtp(), spool, env -> {
         events.accepted(env);
         runner.submit(env);

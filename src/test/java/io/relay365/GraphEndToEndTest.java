@@ -145,4 +145,54 @@ class GraphEndToEndTest {
     assertThat(h.sandbox.received()).extracting(ReceivedMessage::transport).containsOnly("graph");
     assertThat(h.sandbox.tokenRequests()).isEqualTo(1);
   }
+
+  /**
+   * A tenant that consented Mail.Send but not Mail.ReadWrite: a large scan waits with an alert that the
+   * mailbox's small mail, which keeps flowing, does not clear; once the admin grants the permission,
+   * "queue retry --all" delivers it without a restart (the relay drops its token: a new one carries the role).
+   */
+  @Test
+  void withoutMailReadWriteOnlyLargeMailWaitsAndRetryAllDeliversItOnceGranted() throws Exception {
+    h = new RelayHarness(dir);
+    h.env.put("RELAY365_DELIVERY_TRANSPORT", "graph");
+    h.startSandbox();
+    h.sandbox.faults().rolesInToken(List.of("Mail.Send"));
+    h.startRelay();
+
+    byte[] pdf = new byte[5 * 1024 * 1024]; // ≈ 7 MB as MIME: over graph.max-request-size, the draft path
+    new Random(5).nextBytes(pdf);
+    MimeMessage big = new MimeMessage(Session.getInstance(new Properties()));
+    big.setFrom(new InternetAddress("scanner@contoso.example"));
+    big.setRecipient(Message.RecipientType.TO, new InternetAddress("alice@contoso.example"));
+    big.setSubject("big scan");
+    MimeBodyPart scan = new MimeBodyPart();
+    scan.setDataHandler(new DataHandler(new ByteArrayDataSource(pdf, "application/pdf")));
+    scan.setFileName("scan.pdf");
+    big.setContent(new MimeMultipart(scan));
+    big.saveChanges();
+    send(h.smtpPort(), big, "alice@contoso.example");
+    String alert = "messages:ErrorAccessDenied";
+    await().atMost(Duration.ofSeconds(30)).until(() -> h.relay.status().alerts().stream()
+        .anyMatch(a -> a.key().equals(alert) && a.text().contains("Mail.ReadWrite")));
+
+    MimeMessage small = new MimeMessage(Session.getInstance(new Properties()));
+    small.setFrom(new InternetAddress("scanner@contoso.example"));
+    small.setRecipient(Message.RecipientType.TO, new InternetAddress("alice@contoso.example"));
+    small.setSubject("small page");
+    small.setText("one page");
+    send(h.smtpPort(), small, "alice@contoso.example");
+    await().atMost(Duration.ofSeconds(30)).until(() -> h.sandbox.received().size() == 1);
+    assertThat(h.sandbox.received().get(0).subject()).isEqualTo("small page");
+    assertThat(h.relay.spool().size()).as("the scan still waits").isEqualTo(1);
+    assertThat(h.relay.status().alerts()).as("a small delivery does not clear it")
+        .anyMatch(a -> a.key().equals(alert));
+
+    h.sandbox.faults().reset(); // the admin grants Mail.ReadWrite
+    assertThat(Main.run("queue", "--spool", dir.resolve("spool").toString(), "retry", "--all")).isZero();
+    await().atMost(Duration.ofSeconds(30)).until(() -> h.sandbox.received().size() == 2);
+    await().atMost(Duration.ofSeconds(10)).until(() -> h.relay.spool().size() == 0);
+    assertThat(h.sandbox.received().get(1).path()).isEqualTo("draft+upload");
+    assertThat(h.relay.status().alerts()).noneMatch(a -> a.key().equals(alert));
+  }
+
 }

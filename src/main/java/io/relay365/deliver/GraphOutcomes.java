@@ -183,7 +183,12 @@ public final class GraphOutcomes {
     if (status == 403) {
       // Any 403 holds only this mailbox, as EwsOutcomes does: a policy excludes mailboxes one by one, and
       // when the whole app lacks the permission every mailbox finds out on its own first attempt.
-      String hint = text.contains(RAOP) ? POLICY_HINT : step.needsReadWrite() ? READ_WRITE_HINT : SCOPE_HINT;
+      if (!text.contains(RAOP) && step.needsReadWrite()) {
+        // only messages over graph.max-request-size need Mail.ReadWrite: the mailbox's small mail keeps
+        // flowing, so hold this message alone (its alert stays until it is delivered)
+        return new Outcome(Kind.CONFIGURATION, code, join(text, READ_WRITE_HINT), null, false, Scope.MESSAGE);
+      }
+      String hint = text.contains(RAOP) ? POLICY_HINT : SCOPE_HINT;
       return new Outcome(Kind.CONFIGURATION, code, join(text, hint), null, false, Scope.MAILBOX);
     }
     if (known != null && known.kind() != Kind.TRANSIENT) {

@@ -78,6 +78,7 @@ public final class QueueRunner {
   private final Map<String, Box> boxes = new HashMap<>();
   private final LinkedHashSet<Box> active = new LinkedHashSet<>();   // boxes with a non-empty ready line
   private final LinkedHashSet<String> alerts = new LinkedHashSet<>();
+  private volatile Runnable onRetryAll = () -> { };
   private int inFlight;
   private int removing;                                            // delivered, entry being removed
   private long relayHeldUntil;                                     // epoch millis; RELAY-scope configuration
@@ -95,6 +96,8 @@ public final class QueueRunner {
     boolean inFlight;
     boolean resolving;
     boolean deleteRequested;
+    /** The alert this message's last configuration failure of its own raised (scope MESSAGE); null if none. */
+    String alert;
 
     Entry(Envelope env) {
       this.env = env;
@@ -135,6 +138,14 @@ public final class QueueRunner {
     this.policy = policy;
     this.rateWindow = rateWindow;
     this.controlPoll = controlPoll;
+  }
+
+  /**
+   * What else "queue retry --all" should do besides releasing holds: the relay drops its cached token
+   * there, since a permission the administrator just granted only shows in a new token.
+   */
+  public void onRetryAll(Runnable action) {
+    this.onRetryAll = action == null ? () -> { } : action;
   }
 
   /** Loads everything already spooled (a previous run's mail) and starts delivering. */
@@ -400,6 +411,9 @@ public final class QueueRunner {
         clearAlert("mailbox:" + mailbox);
         clearAlert("token");
         clearAlert(settings.transport().key());
+        if (e.alert != null) {
+          clearAlert(e.alert);
+        }
         entries.remove(env.id());
         checkDrained();
       });
@@ -434,7 +448,7 @@ public final class QueueRunner {
     }
     Duration delay = policy.delay(Duration.between(env.arrived(), now), outcome);
     Instant next = policy.next(env.arrived(), now, delay);
-    hold(b, mailbox, outcome, delay, now);
+    hold(e, b, mailbox, outcome, delay, now);
     Envelope failed = env.failed(outcome.code() + ": " + outcome.detail(), next);
     blockingRun(() -> spool.update(failed)).onComplete(ar -> {
       if (ar.failed() && ar.cause() instanceof NoSuchFileException) {
@@ -470,7 +484,7 @@ public final class QueueRunner {
    * configuration problem (credentials, app registration) holds every delivery. Configuration raises an
    * alert naming what to fix.
    */
-  private void hold(Box b, String mailbox, Outcome o, Duration delay, Instant now) {
+  private void hold(Entry e, Box b, String mailbox, Outcome o, Duration delay, Instant now) {
     long nowMs = now.toEpochMilli();
     if (b != null && o.retryAfter() != null) {
       b.heldUntil = Math.max(b.heldUntil, nowMs + o.retryAfter().toMillis());
@@ -484,6 +498,12 @@ public final class QueueRunner {
     if (mailbox == null) {
       // no mailbox could be chosen (sender.*): this message only
       raiseAlert("sender", "a message has no sending mailbox: " + o.detail());
+    } else if (o.scope() == Outcome.Scope.MESSAGE) {
+      // a fix only some messages need (e.g. Graph's Mail.ReadWrite for large ones): the others keep
+      // flowing, so their deliveries must not clear it; this message's own delivery does
+      e.alert = "messages:" + o.code();
+      raiseAlert(e.alert, "mail such as " + e.env.id() + " (sent as " + mailbox + ") is held: " + o.code() + ": "
+          + o.detail());
     } else if (o.scope() == Outcome.Scope.MAILBOX) {
       raiseAlert("mailbox:" + mailbox, "mail sent as " + mailbox + " is held: " + o.code() + ": " + o.detail());
     } else {
@@ -623,6 +643,7 @@ public final class QueueRunner {
   private void apply(QueueControl.Request r) {
     if (r.action() == QueueControl.Action.RETRY && QueueControl.ALL.equals(r.id())) {
       log.info("queue tool: retry all");
+      onRetryAll.run();
       relayHeldUntil = 0;
       for (Box b : boxes.values()) {
         b.heldUntil = 0;

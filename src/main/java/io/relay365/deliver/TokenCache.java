@@ -110,6 +110,23 @@ public final class TokenCache {
     }
   }
 
+  /**
+   * Drops whatever token is cached, for "the administrator fixed something" (queue retry --all): a
+   * permission granted or a policy changed since the token was issued only shows in a new token, and
+   * a 403 does not make the server reject the old one as a 401 would.
+   */
+  public void invalidateAll() {
+    synchronized (lock) {
+      if (current != null) {
+        LOG.info("dropping the cached access token: the next delivery fetches a new one");
+      }
+      current = null;
+      refreshAt = null;
+      nextAttempt = Instant.MIN;
+      lastFailure = null;
+    }
+  }
+
   /** Token requests started so far. */
   public long fetches() {
     return fetches.get();

@@ -216,4 +216,19 @@ class TokenCacheTest {
   void accessTokenToStringHidesTheValue() {
     assertThat(new AccessToken("eyJsecret", Instant.EPOCH).toString()).doesNotContain("eyJsecret");
   }
+
+  @Test
+  void invalidateAllMakesTheNextCallFetchANewTokenEvenWithinItsLifetime() throws Exception {
+    CompletableFuture<String> first = cache.token();
+    source.succeed("before-the-grant", HOUR);
+    assertThat(first.get(5, TimeUnit.SECONDS)).isEqualTo("before-the-grant");
+    assertThat(cache.token().get(5, TimeUnit.SECONDS)).as("cached").isEqualTo("before-the-grant");
+
+    cache.invalidateAll();
+    CompletableFuture<String> next = cache.token();
+    assertThat(source.calls.get()).isEqualTo(2);
+    source.succeed("after-the-grant", HOUR);
+    assertThat(next.get(5, TimeUnit.SECONDS)).isEqualTo("after-the-grant");
+  }
+
 }
