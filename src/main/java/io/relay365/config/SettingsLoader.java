@@ -67,6 +67,9 @@ public final class SettingsLoader {
     Settings.SmtpOauth smtpOauth = smtpOauth(src);
     Delivery delivery = delivery(src);
     Microsoft microsoft = microsoft(src, defaultScope(delivery.transport(), ews, graph), now);
+    if (src.string("microsoft.scope") != null) {
+      scopeFitsTransport(microsoft.scope(), delivery.transport(), ews, graph);
+    }
     Sender sender = sender(src);
     return new Settings(smtp, spool, microsoft, ews, sender, delivery, admin(src), graph, smtpOauth);
   }
@@ -294,6 +297,39 @@ public final class SettingsLoader {
    * (microsoft-wire.md §1.1). EWS and SMTP submission use the Exchange Online resource, taken from the
    * ews.url origin (https://outlook.office365.com, or a national cloud's); Graph uses the graph.url origin.
    */
+  /** Exchange Online's resource hosts per cloud (microsoft-wire.md §1.1). */
+  private static final java.util.Set<String> EXCHANGE_HOSTS = java.util.Set.of("outlook.office365.com",
+      "outlook.office.com", "outlook.office365.us", "webmail.apps.mil", "partner.outlook.cn");
+  /** Microsoft Graph's hosts per cloud (§1.1). */
+  private static final java.util.Set<String> GRAPH_HOSTS = java.util.Set.of("graph.microsoft.com",
+      "graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn");
+
+  /**
+   * A microsoft.scope set by hand for the other service (typically left over from EWS after switching to
+   * graph) gets a token every request of the transport is refused with: say so at start, not per message.
+   */
+  static void scopeFitsTransport(String scope, Settings.TransportKind transport, Ews ews, Settings.Graph graph) {
+    URI u = Values.httpsUri(scope.substring(0, scope.length() - "/.default".length()));
+    if (u == null) {
+      return;
+    }
+    String origin = Values.origin(u);
+    String host = u.getHost().toLowerCase(Locale.ROOT);
+    boolean exchange = EXCHANGE_HOSTS.contains(host) || origin.equals(Values.origin(URI.create(ews.url())));
+    boolean isGraph = GRAPH_HOSTS.contains(host) || origin.equals(graph.url());
+    String fix = " (leave microsoft.scope unset: it follows delivery.transport)";
+    if (transport == Settings.TransportKind.GRAPH && exchange && !isGraph) {
+      throw new ConfigException("microsoft.scope", "is " + scope + ", Exchange Online's resource, but"
+          + " delivery.transport is graph: Graph refuses such tokens; remove it, or write " + graph.url()
+          + "/.default" + fix);
+    }
+    if (transport != Settings.TransportKind.GRAPH && isGraph && !exchange) {
+      throw new ConfigException("microsoft.scope", "is " + scope + ", Microsoft Graph's resource, but"
+          + " delivery.transport is " + transport.key() + ": Exchange refuses such tokens; remove it, or write "
+          + Values.origin(URI.create(ews.url())) + "/.default" + fix);
+    }
+  }
+
   static String defaultScope(Settings.TransportKind transport, Ews ews, Settings.Graph graph) {
     String origin = transport == Settings.TransportKind.GRAPH ? graph.url() : Values.origin(URI.create(ews.url()));
     return origin + "/.default";

@@ -167,7 +167,8 @@ final class Values {
   static URI httpsUri(String s) {
     try {
       URI u = new URI(s);
-      if (!"https".equalsIgnoreCase(u.getScheme()) || u.getHost() == null || u.getRawUserInfo() != null) {
+      if (!"https".equalsIgnoreCase(u.getScheme()) || u.getHost() == null || u.getRawUserInfo() != null
+          || u.getPort() == 0 || u.getPort() > 65535) {
         return null;
       }
       return u;

@@ -99,7 +99,12 @@ class BadConfigTest {
         bad("graph request limit not a size", "graph.max-request-size", "lots", "graph.max-request-size", "4MB"),
         bad("graph request limit too small", "graph.max-request-size", "1KB", "graph.max-request-size", "64KB"),
         bad("smtp-oauth without port", "smtp-oauth.server", "smtp.office365.com", "smtp-oauth.server", "no port"),
-        bad("smtp-oauth port 0", "smtp-oauth.server", "smtp.office365.com:0", "smtp-oauth.server", "port 0"));
+        bad("smtp-oauth port 0", "smtp-oauth.server", "smtp.office365.com:0", "smtp-oauth.server", "port 0"),
+        bad("graph port out of range", "graph.url", "https://graph.microsoft.com:99999", "graph.url", "https origin"),
+        badWith("EWS scope left with graph", d -> Map.of("delivery.transport", "graph", "microsoft.scope",
+            "https://outlook.office365.com/.default"), "microsoft.scope", "delivery.transport is graph"),
+        badWith("Graph scope with smtp-oauth", d -> Map.of("delivery.transport", "smtp-oauth", "microsoft.scope",
+            "https://graph.microsoft.com/.default"), "microsoft.scope", "Microsoft Graph's resource"));
   }
 
   @ParameterizedTest(name = "{0}")
