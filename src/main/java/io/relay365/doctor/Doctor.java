@@ -248,8 +248,8 @@ public final class Doctor {
           : "roles " + String.join(", ", c.roles()) + " but not " + role;
       r.add(Check.fail("permissions", "token permissions", "the token carries " + has
           + ": the permission is missing or admin consent was not granted",
-          "add " + checks.api() + " → Application permissions → " + role + " (step 3) and press"
-              + " \"Grant admin consent\" (step 4); a new token carries it within minutes", 3));
+          "add " + checks.api() + " → Application permissions → " + role + " and press \"Grant admin consent\" ("
+              + checks.consentSteps() + "); a new token carries it within minutes", checks.consentStep()));
       return false;
     }
     if (c.tenant() != null && isGuid(ms.tenantId()) && !c.tenant().equalsIgnoreCase(ms.tenantId())) {

@@ -83,8 +83,24 @@ final class GraphChecks implements TransportChecks {
     }
     return List.of(Check.warn("permissions:large", "large messages", "the token has no " + LARGE_ROLE
         + ": messages over graph.max-request-size (" + size() + ", e.g. multi-page scans) cannot be sent and"
-        + " stay queued", "add Microsoft Graph → Application permissions → " + LARGE_ROLE + " (step 3) and press"
-        + " \"Grant admin consent\" (step 4); scope it to the same mailboxes as " + ROLE + " (step 5)", 3));
+        + " stay queued", "add Microsoft Graph → Application permissions → " + LARGE_ROLE + " and press"
+        + " \"Grant admin consent\" (" + steps("1–2") + "); scope it to the same mailboxes as " + ROLE + " (" + steps("3")
+        + ")", null));
+  }
+
+  /** Where the README explains Graph's permissions and scoping: "Moving off EWS", Graph step(s) {@code n}. */
+  private static String steps(String n) {
+    return "README \"Moving off EWS\", Graph step" + (n.contains("–") ? "s " : " ") + n;
+  }
+
+  @Override
+  public String consentSteps() {
+    return steps("1–2");
+  }
+
+  @Override
+  public Integer consentStep() {
+    return null;
   }
 
   @Override
@@ -114,9 +130,9 @@ final class GraphChecks implements TransportChecks {
       return Check.warn(id, title, "the app may send as this mailbox, but " + LARGE_ROLE + " does not reach it"
           + " (HTTP " + d.status() + codeSuffix(d) + "): its messages over graph.max-request-size will stay"
           + " queued", "include the mailbox in the scope of " + LARGE_ROLE + " as for " + ROLE + ": the"
-          + " Application Access Policy's group, or New-ManagementRoleAssignment -App "
+          + " Application Access Policy's group (step 5), or New-ManagementRoleAssignment -App "
           + settings.microsoft().clientId() + " -Role \"Application Mail.ReadWrite\" -CustomResourceScope …"
-          + " (step 5)", 5);
+          + " (" + steps("3") + ")", 5);
     }
     if (res.status() == 403 && res.message() != null && res.message().contains("[RAOP]")) {
       return Check.fail(id, title, "denied by an Application Access Policy that does not include this mailbox"
@@ -128,9 +144,9 @@ final class GraphChecks implements TransportChecks {
     if (res.status() == 403) {
       return Check.fail(id, title, "the app may not send as this mailbox (HTTP 403" + codeSuffix(res) + "): "
           + ROLE + " has no admin consent, or an RBAC for Applications scope excludes the mailbox",
-          "grant " + ROLE + " (Microsoft Graph, application) with admin consent (steps 3–4); with RBAC for"
+          "grant " + ROLE + " (Microsoft Graph, application) with admin consent (" + steps("1–2") + "); with RBAC for"
               + " Applications, include the mailbox in the scope of New-ManagementRoleAssignment -App "
-              + settings.microsoft().clientId() + " -Role \"Application Mail.Send\" (step 5)", 3);
+              + settings.microsoft().clientId() + " -Role \"Application Mail.Send\" (" + steps("3") + ")", null);
     }
     if (res.status() == 404 && res.code() != null && res.code().matches("ErrorInvalidUser|ErrorNonExistentMailbox"
         + "|MailboxNotEnabledForRESTAPI")) {
@@ -153,8 +169,8 @@ final class GraphChecks implements TransportChecks {
       }
       if (!permitted || (res.message() != null && res.message().contains("roles"))) {
         return Check.fail(id, title, "Graph says the token carries no permission (HTTP 401" + msg + ")",
-            "add Microsoft Graph → Application permissions → " + ROLE + " (step 3) and grant admin consent (step 4)",
-            4);
+            "add Microsoft Graph → Application permissions → " + ROLE + " and grant admin consent (" + steps("1–2")
+                + ")", null);
       }
       return Check.fail(id, title, "Graph rejected the token (HTTP 401" + msg + ")",
           "microsoft.scope must be graph.url + /.default (or unset), and microsoft.login-url and graph.url must"

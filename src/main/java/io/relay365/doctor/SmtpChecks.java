@@ -38,6 +38,16 @@ final class SmtpChecks implements TransportChecks {
   }
 
   @Override
+  public String consentSteps() {
+    return "README \"Moving off EWS\", SMTP step 1";
+  }
+
+  @Override
+  public Integer consentStep() {
+    return null;
+  }
+
+  @Override
   public Check gate(String token, boolean permitted) {
     SmtpProbe.Result r = probe.gate();
     String server = probe.server();
@@ -77,12 +87,12 @@ final class SmtpChecks implements TransportChecks {
             : "in Exchange Online PowerShell: Set-CASMailbox " + m + " -SmtpClientAuthenticationDisabled $false", null);
       }
       return Check.fail(id, title, "Exchange refused to authenticate the app as this mailbox (" + text + ")",
-          "check, in this order: the application permission " + ROLE + " (Office 365 Exchange Online) with admin"
-              + " consent (steps 3–4); the app's service principal registered in Exchange: New-ServicePrincipal"
+          "check, in this order (README \"Moving off EWS\", SMTP steps 1–4): the application permission " + ROLE
+              + " (Office 365 Exchange Online) with admin consent; the app's service principal registered in Exchange: New-ServicePrincipal"
               + " -AppId " + settings.microsoft().clientId() + " -ObjectId <Object ID of the Enterprise"
               + " application, not of the app registration>; the mailbox granted to it: Add-MailboxPermission -Identity "
               + m + " -User <that service principal> -AccessRights FullAccess; and SMTP AUTH enabled for the mailbox:"
-              + " Set-CASMailbox " + m + " -SmtpClientAuthenticationDisabled $false", 3);
+              + " Set-CASMailbox " + m + " -SmtpClientAuthenticationDisabled $false", null);
     }
     if (r.stage().equals("mail")) {
       if (text.contains("5.7.60") || text.contains("5.2.252") || text.toLowerCase(Locale.ROOT).contains("sendas")) {

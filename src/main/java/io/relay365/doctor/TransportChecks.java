@@ -37,6 +37,19 @@ interface TransportChecks extends AutoCloseable {
     return java.util.List.of();
   }
 
+  /**
+   * Where the README says how to add {@link #role()} and grant consent, e.g. "steps 3–4" (section 2, for
+   * EWS); the transports that replace EWS have their steps under "Moving off EWS".
+   */
+  default String consentSteps() {
+    return "steps 3–4";
+  }
+
+  /** The section-2 step number of {@link #consentSteps()} for the JSON report; null when not in section 2. */
+  default Integer consentStep() {
+    return 3;
+  }
+
   /** Whether the service lets the app in at all, before any mailbox is involved. */
   Check gate(String token, boolean permitted);
 

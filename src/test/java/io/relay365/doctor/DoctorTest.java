@@ -129,7 +129,7 @@ class DoctorTest {
     Check p = r.get("permissions");
     assertThat(p.status()).isEqualTo(Status.FAIL);
     assertThat(p.summary()).contains("roles is empty").contains("admin consent was not granted");
-    assertThat(p.fix()).contains("full_access_as_app").contains("Grant admin consent").contains("step 4");
+    assertThat(p.fix()).contains("full_access_as_app").contains("Grant admin consent").contains("steps 3–4");
     assertThat(p.step()).isEqualTo(3);
     assertThat(r.ok()).isFalse();
   }

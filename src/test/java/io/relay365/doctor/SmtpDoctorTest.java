@@ -83,6 +83,7 @@ class SmtpDoctorTest {
     assertThat(p.status()).isEqualTo(Status.FAIL);
     assertThat(p.summary()).contains("full_access_as_app but not SMTP.SendAsApp");
     assertThat(p.fix()).contains("Office 365 Exchange Online").contains("SMTP.SendAsApp").contains("Grant admin consent");
+    assertThat(p.fix()).as("SMTP's own step, not EWS's").contains("\"Moving off EWS\", SMTP step 1");
     assertThat(r.ok()).isFalse();
   }
 
