@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
 /** {@code relay365 doctor}: checks the configuration and the Microsoft side, and says which step fixes what. */
 @Command(name = "doctor", mixinStandardHelpOptions = true,
     description = "Check the configuration, the token, its permissions, access to the service of delivery.transport "
-        + "(EWS or Microsoft Graph) and each sending mailbox, "
+        + "(EWS, Microsoft Graph or SMTP submission) and each sending mailbox, "
         + "and explain every failure with the README step that fixes it. Exit 0 only if mail can be delivered.")
 public final class DoctorCommand implements Callable<Integer> {
 

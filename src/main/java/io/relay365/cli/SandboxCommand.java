@@ -29,8 +29,10 @@ public final class SandboxCommand implements Callable<Integer> {
       description = "HTTPS port of the Graph listener, its own origin (default: --port + 1 if --port is set, "
           + "else a free port).")
   int graphPort;
-  @Option(names = "--smtp-port", paramLabel = "PORT", defaultValue = "0",
-      description = "SMTP submission port (STARTTLS + XOAUTH2) on 127.0.0.1 (default: a free port).")
+
+  @Option(names = "--smtp-port", paramLabel = "PORT", defaultValue = "-1",
+      description = "SMTP submission port (STARTTLS + XOAUTH2) on 127.0.0.1 (default: --port + 2 if --port is set, "
+          + "else a free port).")
   int smtpPort;
 
   @Override
@@ -39,7 +41,8 @@ public final class SandboxCommand implements Callable<Integer> {
     Sandbox sandbox;
     try {
       sandbox = Sandbox.start(vertx, new SandboxOptions().dataDir(data).port(port)
-          .graphPort(graphPort >= 0 ? graphPort : port == 0 ? 0 : port + 1).smtpPort(smtpPort))
+          .graphPort(graphPort >= 0 ? graphPort : port == 0 ? 0 : port + 1)
+          .smtpPort(smtpPort >= 0 ? smtpPort : port == 0 ? 0 : port + 2))
           .await(60, TimeUnit.SECONDS);
     } catch (Exception e) {
       vertx.close();
@@ -54,6 +57,8 @@ public final class SandboxCommand implements Callable<Integer> {
     System.out.println("  CA certificate  " + sandbox.caFile());
     System.out.println("  received mail   " + sandbox.mailDir());
     System.out.println("  relay config    " + fragment);
+    System.out.println("  faults          " + sandbox.loginUrl() + "/_sandbox/faults  (POST JSON to play Microsoft's"
+        + " failures, README section 4)");
     System.out.println("Run the relay against it:  java -jar target/relay365.jar serve --config " + fragment);
     System.out.flush();
     CountDownLatch stopped = new CountDownLatch(1);

@@ -72,7 +72,7 @@ public final class SendTestCommand implements Callable<Integer> {
       System.err.println("relay365 send-test: give --from ADDR, the address of a mailbox the relay may send as"
           + " (with sender.mode " + settings.sender().mode().name().toLowerCase(java.util.Locale.ROOT)
           + " it chooses the mailbox)");
-      return Exits.CONFIG;
+      return Exits.USAGE;
     }
     if (!settings.admin().enabled()) {
       System.err.println("relay365 send-test: admin.listen is off; the outcome is read from the admin listener,"

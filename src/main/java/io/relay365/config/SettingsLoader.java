@@ -380,6 +380,14 @@ public final class SettingsLoader {
     int port = d.port();
     String server = src.string("smtp-oauth.server");
     if (server != null) {
+      if (server.contains("://")) {
+        // an outbound server, not a URL: the scheme would otherwise read as an IPv6 address
+        throw src.bad("smtp-oauth.server", "is a URL; write host:port without a scheme, e.g. " + d.host() + ":"
+            + d.port() + " (STARTTLS is always used)");
+      }
+      if (server.startsWith(":")) {
+        throw src.bad("smtp-oauth.server", "names no host; write host:port, e.g. " + d.host() + ":" + d.port());
+      }
       String[] hp = listen(src, "smtp-oauth.server", server, d.host() + ":" + d.port());
       host = hp[0];
       port = Integer.parseInt(hp[1]);

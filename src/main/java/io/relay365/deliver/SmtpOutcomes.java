@@ -196,7 +196,7 @@ public final class SmtpOutcomes {
     if (find(error, ConnectException.class) != null || find(error, NoRouteToHostException.class) != null
         || isConnectFailure(error)) {
       return Outcome.transientFailure("connect", "cannot connect to the SMTP server (" + root + "); outbound TCP"
-          + " port 587 must be open", null);
+          + " to smtp-oauth.server must be open (port 587 for Exchange Online)", null);
     }
     boolean timeout = find(error, SocketTimeoutException.class) != null
         || find(error, java.util.concurrent.TimeoutException.class) != null
