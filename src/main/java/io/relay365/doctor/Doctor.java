@@ -104,9 +104,22 @@ public final class Doctor {
           r.add(checks.mailbox(token.value(), m));
         }
       }
+      if (roleMissing && !closed && !targets.isEmpty()
+          && targets.stream().allMatch(m -> r.get("mailbox:" + m).status() == Check.Status.OK)) {
+        // RBAC for Applications: the permission is a role assignment in Exchange, scoped to mailboxes, and
+        // never shows in the token; the service granting every mailbox checked is the proof that counts
+        r.replace("permissions", Check.warn("permissions", "token permissions", "the token carries no "
+            + checks.role() + ", yet " + checks.title() + " granted every mailbox checked: the permission comes"
+            + " from RBAC for Applications (an Exchange role assignment), not from admin consent",
+            "fine if that is how you scope the app; a mailbox outside the assignment's scope will be refused, so"
+                + " check each sending mailbox with --mailbox", null));
+      }
     }
     return r;
   }
+
+  /** The token lacks the transport's role: admin consent missing, or RBAC for Applications (see run()). */
+  private boolean roleMissing;
 
   /** The checks of delivery.transport: the only part of doctor that differs between transports. */
   private TransportChecks checks(SSLContext tls) {
@@ -244,12 +257,15 @@ public final class Doctor {
       return false;
     }
     if (!c.roles().contains(role)) {
+      roleMissing = true;
       String has = c.roles().isEmpty() ? "no application permission (roles is empty)"
           : "roles " + String.join(", ", c.roles()) + " but not " + role;
       r.add(Check.fail("permissions", "token permissions", "the token carries " + has
           + ": the permission is missing or admin consent was not granted",
           "add " + checks.api() + " → Application permissions → " + role + " and press \"Grant admin consent\" ("
-              + checks.consentSteps() + "); a new token carries it within minutes", checks.consentStep()));
+              + checks.consentSteps() + "); a new token carries it within minutes (with RBAC for Applications instead,"
+          + " the role never shows in the token: name the mailboxes with --mailbox to check them)",
+          checks.consentStep()));
       return false;
     }
     if (c.tenant() != null && isGuid(ms.tenantId()) && !c.tenant().equalsIgnoreCase(ms.tenantId())) {

@@ -13,6 +13,11 @@ public final class Report {
     checks.add(c);
   }
 
+  /** Puts {@code c} in the place of the check with the same id (a later finding revises an earlier one). */
+  void replace(String id, Check c) {
+    checks.replaceAll(x -> x.id().equals(id) ? c : x);
+  }
+
   public List<Check> checks() {
     return List.copyOf(checks);
   }

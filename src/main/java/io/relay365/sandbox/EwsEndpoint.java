@@ -177,7 +177,8 @@ final class EwsEndpoint {
 
   // ---- bearer token (§1.3, §2.6) ----------------------------------------------------------------
 
-  record Token(String id, String audience) {}
+  /** A valid bearer token; {@code rbacOnly}: it carries no roles, and RBAC for Applications decides per mailbox. */
+  record Token(String id, String audience, boolean rbacOnly) {}
 
   private Token authenticate(String authorization) throws Answer {
     if (authorization == null || !authorization.regionMatches(true, 0, "Bearer ", 0, 7)) {
@@ -216,6 +217,9 @@ final class EwsEndpoint {
     }
     Object roles = jwt.claims().getValue("roles");
     List<?> list = roles instanceof io.vertx.core.json.JsonArray a ? a.getList() : List.of();
+    if (list.isEmpty() && sandbox.faults().rbac()) {
+      return new Token(jwt.string("jti"), aud, true);
+    }
     if (list.isEmpty()) {
       throw unauthorized("2000008;reason=\"The token contains no permissions, or permissions can not be understood.\";"
           + "error_category=\"invalid_grant\"");
@@ -225,7 +229,7 @@ final class EwsEndpoint {
           "2000008;reason=\"The token contains not enough scope to make this call.\";error_category=\"invalid_grant\""),
           null, null));
     }
-    return new Token(jwt.string("jti"), aud);
+    return new Token(jwt.string("jti"), aud, false);
   }
 
   private static Answer unauthorized(String diagnostics) {
@@ -260,7 +264,7 @@ final class EwsEndpoint {
         throw new Answer(new Reply(500, Map.of("x-sandbox-error", "X-AnchorMailbox does not match the impersonated mailbox"),
             EwsXml.fault("ErrorInternalServerError", EwsXml.text("ErrorInternalServerError"), null, null, null), null));
       }
-      if (sandbox.faults().isDenied(mailbox)) {
+      if (sandbox.faults().isDenied(mailbox) || (token.rbacOnly() && !sandbox.faults().rbacGrants(mailbox))) {
         throw new Answer(Reply.empty(403)); // Application Access Policy / RBAC scope excludes it: body unverified
       }
       if (sandbox.faults().isUnknown(mailbox)) {

@@ -49,6 +49,7 @@ public final class Faults {
   private Counted<TokenServerError> tokenServerError;
   private Duration tokenLifetime;            // null = SandboxOptions.tokenLifetime
   private final Set<String> deniedMailboxes = new TreeSet<>();
+  private Set<String> rbacScope;             // null = permissions come from Entra consent (roles in the token)
   private final Set<String> unknownMailboxes = new TreeSet<>();
   private boolean ewsDisabled;
   private List<String> rolesInToken;         // null = the defaults per resource, see roles(audience)
@@ -125,6 +126,31 @@ public final class Faults {
    * EWS answers 403 (empty body) for this mailbox, like an Application Access Policy that excludes it;
    * Graph answers 403 with the [RAOP] body (microsoft-wire.md §3).
    */
+  /**
+   * RBAC for Applications instead of Entra consent: the app's permissions are role assignments in Exchange
+   * scoped to these mailboxes, so its tokens carry no roles and EWS grants exactly these mailboxes
+   * (null = off). Microsoft: https://learn.microsoft.com/en-us/exchange/permissions-exo/application-rbac
+   */
+  public synchronized Faults rbacScope(Set<String> mailboxes) {
+    if (mailboxes == null) {
+      rbacScope = null;
+    } else {
+      rbacScope = new TreeSet<>();
+      mailboxes.forEach(m -> rbacScope.add(m.toLowerCase(Locale.ROOT)));
+    }
+    return this;
+  }
+
+  /** Whether RBAC for Applications is on (see {@link #rbacScope}). */
+  synchronized boolean rbac() {
+    return rbacScope != null;
+  }
+
+  /** With RBAC for Applications: whether a role assignment's scope includes the mailbox. */
+  synchronized boolean rbacGrants(String mailbox) {
+    return rbacScope != null && rbacScope.contains(mailbox.toLowerCase(Locale.ROOT));
+  }
+
   public synchronized Faults denyMailbox(String addr) {
     deniedMailboxes.add(addr.toLowerCase(Locale.ROOT));
     return this;
@@ -177,6 +203,7 @@ public final class Faults {
     tokenServerError = null;
     tokenLifetime = null;
     deniedMailboxes.clear();
+    rbacScope = null;
     unknownMailboxes.clear();
     ewsDisabled = false;
     rolesInToken = null;
@@ -258,6 +285,9 @@ public final class Faults {
     if (rolesInToken != null) {
       return rolesInToken;
     }
+    if (rbacScope != null) {
+      return List.of(); // no Entra consent: Exchange's role assignments never show in the token
+    }
     return TokenEndpoint.isGraphAudience(audience) ? GRAPH_ROLES : EXCHANGE_ROLES;
   }
 
@@ -307,6 +337,9 @@ public final class Faults {
       j.put("tokenLifetimeSeconds", tokenLifetime.toSeconds());
     }
     j.put("denyMailbox", new JsonArray(new ArrayList<>(deniedMailboxes)));
+    if (rbacScope != null) {
+      j.put("rbacScope", new JsonArray(new ArrayList<>(rbacScope)));
+    }
     j.put("unknownMailbox", new JsonArray(new ArrayList<>(unknownMailboxes)));
     j.put("ewsDisabled", ewsDisabled);
     if (rolesInToken != null) {
@@ -356,6 +389,17 @@ public final class Faults {
       tokenLifetime(s == null ? null : Duration.ofSeconds(s));
     }
     JsonArray a;
+    if (j.containsKey("rbacScope")) {
+      JsonArray r = j.getJsonArray("rbacScope");
+      Set<String> scope = null;
+      if (r != null) {
+        scope = new TreeSet<>();
+        for (Object x : r) {
+          scope.add(String.valueOf(x));
+        }
+      }
+      rbacScope(scope);
+    }
     if ((a = j.getJsonArray("denyMailbox")) != null) {
       a.forEach(x -> denyMailbox(String.valueOf(x)));
     }

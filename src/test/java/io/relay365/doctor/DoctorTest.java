@@ -135,6 +135,28 @@ class DoctorTest {
   }
 
   @Test
+  void rbacForApplicationsWithoutRolesInTheTokenPassesWhenEveryMailboxIsGranted() throws Exception {
+    sandbox.faults().rbacScope(java.util.Set.of(GOOD)); // role assignment in Exchange, no Entra consent
+    Report r = doctor(GOOD);
+    assertThat(r.ok()).as(r.toText()).isTrue();
+    Check p = r.get("permissions");
+    assertThat(p.status()).isEqualTo(Status.WARN);
+    assertThat(p.summary()).contains("no full_access_as_app").contains("RBAC for Applications");
+    assertThat(r.get("mailbox:" + GOOD).status()).isEqualTo(Status.OK);
+  }
+
+  @Test
+  void rbacForApplicationsThatLeavesOutAMailboxFailsForIt() throws Exception {
+    sandbox.faults().rbacScope(java.util.Set.of(GOOD));
+    Report r = doctor(GOOD, OTHER);
+    assertThat(r.ok()).isFalse();
+    assertThat(r.get("mailbox:" + GOOD).status()).isEqualTo(Status.OK);
+    assertThat(r.get("mailbox:" + OTHER).status()).isEqualTo(Status.FAIL);
+    assertThat(r.get("permissions").status()).as("not proven by every mailbox").isEqualTo(Status.FAIL);
+    assertThat(r.get("permissions").fix()).contains("RBAC for Applications").contains("--mailbox");
+  }
+
+  @Test
   void mailboxOutsideTheApplicationAccessPolicyIsDeniedAndOthersGranted() throws Exception {
     sandbox.faults().denyMailbox(OTHER);
     Report r = doctor(GOOD, OTHER);
