@@ -35,11 +35,17 @@ import org.slf4j.LoggerFactory;
  *   dead/&lt;id&gt;/     dead letters: given up (permanent failure or too old), with reason.txt; kept for a person
  *   control/        requests from the queue tool to a running daemon ({@link QueueControl})
  * </pre>
- * Commit protocol (the 250 reply depends on it): write message.eml and envelope.json in tmp/&lt;id&gt;/,
- * fsync both, fsync tmp/&lt;id&gt;/, rename tmp/&lt;id&gt; to queue/&lt;id&gt; (atomic: the rename is the
- * commit marker and happens last), fsync queue/ and tmp/. A failure at any step leaves no entry in queue/.
- * Removal renames the entry back out of queue/ first, so a crash half-way through a delete never leaves
- * a half entry that looks committed.
+ * Commit protocol (the 250 reply depends on it): write message.eml and envelope.json in tmp/&lt;id&gt;/;
+ * make both files and tmp/&lt;id&gt;/ durable; rename tmp/&lt;id&gt; to queue/&lt;id&gt; (atomic: the rename
+ * is the commit marker and happens last); make queue/ and tmp/ durable. A failure at any step leaves no
+ * entry in queue/. Removal renames the entry back out of queue/ first, so a crash half-way through a
+ * delete never leaves a half entry that looks committed.
+ *
+ * <p>Group commit: the two "make durable" steps are shared by the sessions committing at the same time
+ * ({@link GroupSync}). The first is one syncfs of the spool's filesystem per round where Linux offers it
+ * ({@link FileSystemSync}), else an fsync of each file and of tmp/&lt;id&gt;/ by its own session; the
+ * second is one fsync of queue/ and of tmp/ per round. Each message still gets its 250 only after both
+ * rounds it joined have completed, so the promise is the same; under load one round serves many.
  */
 public final class Spool {
   private static final Logger log = LoggerFactory.getLogger(Spool.class);
@@ -60,6 +66,13 @@ public final class Spool {
   private final boolean readOnly;
   private final QueueIds ids = new QueueIds();
   private final AtomicInteger size = new AtomicInteger();
+  /** True where one syncfs replaces the per-file fsyncs of a commit. */
+  private final boolean fileSystemWide;
+  /** Round 1 of a commit: the entries' files and directories are durable (syncfs). */
+  private final GroupSync entries;
+  /** Round 2 of a commit (and of a removal): the renames in queue/ and tmp/ are durable. */
+  private final GroupSync names;
+  private volatile java.nio.file.FileStore store;
 
   private Spool(Path dir, FileOps ops) {
     this(dir, ops, false);
@@ -74,6 +87,12 @@ public final class Spool {
     this.dead = dir.resolve("dead");
     this.control = dir.resolve("control");
     this.ops = ops;
+    this.fileSystemWide = !readOnly && ops.canSyncFileSystem();
+    this.entries = new GroupSync(() -> ops.syncFileSystem(tmp));
+    this.names = new GroupSync(() -> {
+      ops.forceDir(queue);
+      ops.forceDir(tmp);
+    });
   }
 
   public static Spool open(Path dir) throws IOException {
@@ -321,7 +340,7 @@ public final class Spool {
       return; // already removed
     }
     size.decrementAndGet();
-    ops.forceDir(queue);
+    names.sync(); // shared with the commits and removals of the moment
     deleteTree(doomed);
   }
 
@@ -452,7 +471,28 @@ public final class Spool {
 
   /** Bytes free for the relay on the spool's filesystem (for back-pressure). */
   public long usableSpace() throws IOException {
-    return Files.getFileStore(queue).getUsableSpace();
+    java.nio.file.FileStore fs = store;
+    if (fs == null) {
+      // looked up once: finding the FileStore parses /proc/mounts, and this runs at every MAIL FROM
+      fs = Files.getFileStore(queue);
+      store = fs;
+    }
+    return fs.getUsableSpace();
+  }
+
+  /**
+   * Group-commit figures for the log and the benchmark: rounds of each shared sync and the commits (or
+   * removals) they served. {@code {entryRounds, entryMembers, nameRounds, nameMembers}}.
+   */
+  public long[] syncStats() {
+    long[] a = entries.stats();
+    long[] b = names.stats();
+    return new long[] {a[0], a[1], b[0], b[1]};
+  }
+
+  /** Whether commits use one syncfs per round (else an fsync per file). */
+  public boolean syncsFileSystem() {
+    return fileSystemWide;
   }
 
   private static String oneLine(String s) {
@@ -465,9 +505,15 @@ public final class Spool {
   }
 
   private void writeDurably(Path file, byte[] bytes) throws IOException {
+    write(file, bytes, true);
+  }
+
+  private void write(Path file, byte[] bytes, boolean force) throws IOException {
     try (FileChannel ch = ops.create(file)) {
       ops.write(ch, ByteBuffer.wrap(bytes));
-      ops.force(ch);
+      if (force) {
+        ops.force(ch);
+      }
     }
   }
 
@@ -530,16 +576,21 @@ public final class Spool {
       boolean moved = false;
       try {
         body.flush();
-        ops.force(channel);
+        if (!fileSystemWide) {
+          ops.force(channel);
+        }
         channel.close();
         Envelope e = new Envelope(Envelope.FORMAT_VERSION, id, sender, recipients, client, helo == null ? "" : helo,
             Instant.now(), raw.count, 0, null, null);
-        writeDurably(entry.resolve(ENVELOPE), EnvelopeJson.encode(e));
-        ops.forceDir(entry);
+        write(entry.resolve(ENVELOPE), EnvelopeJson.encode(e), !fileSystemWide);
+        if (fileSystemWide) {
+          entries.sync(); // both files and tmp/<id>/, with everyone else's of this round
+        } else {
+          ops.forceDir(entry);
+        }
         ops.move(entry, visible);
         moved = true;
-        ops.forceDir(queue);
-        ops.forceDir(tmp);
+        names.sync(); // queue/ and tmp/, with everyone else's renames of this round
         committed = true;
         size.incrementAndGet();
         return e;

@@ -18,7 +18,10 @@ public final class FailingFileOps implements FileOps {
   private volatile String failOn;
   private int count;
 
-  /** Makes every operation named {@code step} (create, write, force, move, forceDir) fail; null disarms. */
+  /**
+   * Makes every operation named {@code step} (create, write, force, move, forceDir, syncFileSystem) fail;
+   * null disarms.
+   */
   public void failOn(String step) {
     failOn = step;
   }
@@ -74,6 +77,25 @@ public final class FailingFileOps implements FileOps {
     step("forceDir", dir);
     REAL.forceDir(dir);
   }
+
+  @Override
+  public boolean canSyncFileSystem() {
+    return syncFileSystem && REAL.canSyncFileSystem();
+  }
+
+  @Override
+  public void syncFileSystem(Path dir) throws IOException {
+    step("syncFileSystem", null);
+    REAL.syncFileSystem(dir);
+  }
+
+  /** Makes spools opened from now on fsync each file, as where syncfs is not available. */
+  public FailingFileOps withoutSyncFileSystem() {
+    syncFileSystem = false;
+    return this;
+  }
+
+  private volatile boolean syncFileSystem = true;
 
   /** Opens a spool in {@code dir} that uses these operations (for tests outside this package). */
   public Spool open(Path dir) throws IOException {
