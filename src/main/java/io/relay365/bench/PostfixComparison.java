@@ -146,11 +146,7 @@ public final class PostfixComparison {
     System.out.println("-- relay365 (" + Bench.jar().getFileName() + ", -Xmx" + relayHeap
         + ") delivering to relay365 sandbox (separate process, no added latency)");
     Files.createDirectories(work);
-    // Exchange is another machine: the sandbox keeps what it receives in memory-backed /dev/shm when there
-    // is one, so that its writes do not share the spool's disk and journal (smtp-sink writes nothing).
-    Path shm = Path.of("/dev/shm");
-    Path sandboxDir = Files.isDirectory(shm) && Files.isWritable(shm)
-        ? Files.createTempDirectory(shm, "relay365-bench-sandbox") : work.resolve("sandbox");
+    Path sandboxDir = RelayProcesses.sandboxDir(work);
     try (SandboxProcess sandbox = SandboxProcess.start(Bench.jar(), sandboxDir, "2g", work.resolve("sandbox.log"))) {
       Map<String, String> env = new LinkedHashMap<>();
       env.put("RELAY365_SPOOL_DIR", work.resolve("spool").toString());

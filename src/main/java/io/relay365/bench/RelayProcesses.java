@@ -22,6 +22,17 @@ import java.util.concurrent.TimeUnit;
 final class RelayProcesses {
   private RelayProcesses() {}
 
+  /**
+   * Where the sandbox keeps what it receives: memory-backed /dev/shm when there is one. Exchange is another
+   * machine, so its writes must not share the spool's disk and journal (smtp-sink, Postfix's side of the
+   * comparison, writes nothing).
+   */
+  static Path sandboxDir(Path work) throws IOException {
+    Path shm = Path.of("/dev/shm");
+    return Files.isDirectory(shm) && Files.isWritable(shm) ? Files.createTempDirectory(shm, "relay365-bench-sandbox")
+        : work.resolve("sandbox");
+  }
+
   /** {@code java -jar relay365.jar sandbox --data DIR --port PORT}, with its control endpoint at hand. */
   static final class SandboxProcess implements AutoCloseable {
     private final Process process;
