@@ -41,11 +41,11 @@ import org.slf4j.LoggerFactory;
  * entry in queue/. Removal renames the entry back out of queue/ first, so a crash half-way through a
  * delete never leaves a half entry that looks committed.
  *
- * <p>Group commit: the two "make durable" steps are shared by the sessions committing at the same time
- * ({@link GroupSync}). The first is one syncfs of the spool's filesystem per round where Linux offers it
- * ({@link FileSystemSync}), else an fsync of each file and of tmp/&lt;id&gt;/ by its own session; the
- * second is one fsync of queue/ and of tmp/ per round. Each message still gets its 250 only after both
- * rounds it joined have completed, so the promise is the same; under load one round serves many.
+ * <p>Group commit: the sessions committing at the same time share one round ({@link CommitRounds}): one
+ * syncfs of the spool's filesystem where Linux offers it ({@link FileSystemSync}; else each session fsyncs
+ * its own files and tmp/&lt;id&gt;/ before joining), then each entry's rename, then one fsync of queue/
+ * and of tmp/. Each message still gets its 250 only after its round completed, in the same order of
+ * steps, so the promise is the same; under load one round serves many.
  */
 public final class Spool {
   private static final Logger log = LoggerFactory.getLogger(Spool.class);
@@ -68,9 +68,9 @@ public final class Spool {
   private final AtomicInteger size = new AtomicInteger();
   /** True where one syncfs replaces the per-file fsyncs of a commit. */
   private final boolean fileSystemWide;
-  /** Round 1 of a commit: the entries' files and directories are durable (syncfs). */
-  private final GroupSync entries;
-  /** Round 2 of a commit (and of a removal): the renames in queue/ and tmp/ are durable. */
+  /** Commits of the moment, together: one syncfs, their renames, one fsync of queue/ and tmp/. */
+  private final CommitRounds commits;
+  /** Removals of the moment: one fsync of queue/ and tmp/ for their renames. */
   private final GroupSync names;
   private volatile java.nio.file.FileStore store;
 
@@ -88,7 +88,10 @@ public final class Spool {
     this.control = dir.resolve("control");
     this.ops = ops;
     this.fileSystemWide = !readOnly && ops.canSyncFileSystem();
-    this.entries = new GroupSync(() -> ops.syncFileSystem(tmp));
+    this.commits = new CommitRounds(fileSystemWide ? () -> ops.syncFileSystem(tmp) : null, () -> {
+      ops.forceDir(queue);
+      ops.forceDir(tmp);
+    });
     this.names = new GroupSync(() -> {
       ops.forceDir(queue);
       ops.forceDir(tmp);
@@ -481,11 +484,11 @@ public final class Spool {
   }
 
   /**
-   * Group-commit figures for the log and the benchmark: rounds of each shared sync and the commits (or
-   * removals) they served. {@code {entryRounds, entryMembers, nameRounds, nameMembers}}.
+   * Group-commit figures: rounds and the commits they served, rounds and the removals they served.
+   * {@code {commitRounds, commits, removalRounds, removals}}.
    */
   public long[] syncStats() {
-    long[] a = entries.stats();
+    long[] a = commits.stats();
     long[] b = names.stats();
     return new long[] {a[0], a[1], b[0], b[1]};
   }
@@ -573,7 +576,7 @@ public final class Spool {
         throw new IllegalStateException("spool entry " + id + " is no longer open");
       }
       Path visible = queue.resolve(id);
-      boolean moved = false;
+      boolean[] moved = {false}; // set by the round that renames it
       try {
         body.flush();
         if (!fileSystemWide) {
@@ -583,20 +586,21 @@ public final class Spool {
         Envelope e = new Envelope(Envelope.FORMAT_VERSION, id, sender, recipients, client, helo == null ? "" : helo,
             Instant.now(), raw.count, 0, null, null);
         write(entry.resolve(ENVELOPE), EnvelopeJson.encode(e), !fileSystemWide);
-        if (fileSystemWide) {
-          entries.sync(); // both files and tmp/<id>/, with everyone else's of this round
-        } else {
+        if (!fileSystemWide) {
           ops.forceDir(entry);
         }
-        ops.move(entry, visible);
-        moved = true;
-        names.sync(); // queue/ and tmp/, with everyone else's renames of this round
+        // with everyone else's of this round: syncfs (both files and tmp/<id>/), the rename, then the
+        // fsync of queue/ and tmp/; returns when this entry's rename is durable
+        commits.commit(() -> {
+          ops.move(entry, visible);
+          moved[0] = true;
+        });
         committed = true;
         size.incrementAndGet();
         return e;
       } catch (IOException | RuntimeException ex) {
         // The client will get a 4xx and resend, so the entry must not be delivered: take it back out.
-        if (moved) {
+        if (moved[0]) {
           try {
             Files.move(visible, entry, StandardCopyOption.ATOMIC_MOVE);
           } catch (IOException | RuntimeException undo) {
