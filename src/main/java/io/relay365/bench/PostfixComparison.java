@@ -54,6 +54,7 @@ public final class PostfixComparison {
   private String only = "both";
   private String sandboxFaults;
   private boolean acceptOnly;
+  private Path relayJar;
   private final List<String> relayJvm = new ArrayList<>();
   private final Map<String, String> relayEnv = new LinkedHashMap<>();
 
@@ -81,13 +82,17 @@ public final class PostfixComparison {
         case "--only" -> c.only = args[++i];
         case "--sandbox-faults" -> c.sandboxFaults = args[++i];
         case "--accept-only" -> c.acceptOnly = true;
+        case "--relay-jar" -> c.relayJar = Path.of(args[++i]).toAbsolutePath();
         default -> {
           System.err.println("usage: PostfixComparison [--messages 5000] [--sessions 16] [--size 10240]"
               + " [--latency-messages N] [--warmup N] [--relay-heap 512m] [--dir DIR] [--keep]"
-              + " [--only postfix|relay365] [--relay-env KEY=VALUE] [--relay-jvm OPTION]");
+              + " [--only postfix|relay365] [--relay-jar JAR] [--relay-env KEY=VALUE] [--relay-jvm OPTION]");
           System.exit(64);
         }
       }
+    }
+    if (c.relayJar == null) {
+      c.relayJar = Bench.jar();
     }
     if (c.latencyMessages < 0) {
       c.latencyMessages = Math.min(1000, c.messages);
@@ -143,11 +148,11 @@ public final class PostfixComparison {
   // ---- relay365 --------------------------------------------------------------------------------
 
   private Figures relay365(Path work) throws Exception {
-    System.out.println("-- relay365 (" + Bench.jar().getFileName() + ", -Xmx" + relayHeap
+    System.out.println("-- relay365 (" + relayJar + ", -Xmx" + relayHeap
         + ") delivering to relay365 sandbox (separate process, no added latency)");
     Files.createDirectories(work);
     Path sandboxDir = RelayProcesses.sandboxDir(work);
-    try (SandboxProcess sandbox = SandboxProcess.start(Bench.jar(), sandboxDir, "2g", work.resolve("sandbox.log"))) {
+    try (SandboxProcess sandbox = SandboxProcess.start(relayJar, sandboxDir, "2g", work.resolve("sandbox.log"))) {
       Map<String, String> env = new LinkedHashMap<>();
       env.put("RELAY365_SPOOL_DIR", work.resolve("spool").toString());
       env.put("RELAY365_SMTP_HOSTNAME", "relay.bench.test");
@@ -164,7 +169,7 @@ public final class PostfixComparison {
       }
       int base = sandbox.received();
       double sandboxCpu0 = ProcStats.cpuSeconds(sandbox.pid());
-      try (RelayProcess relay = RelayProcess.start(Bench.jar(), sandbox.fragment(), relayHeap, env,
+      try (RelayProcess relay = RelayProcess.start(relayJar, sandbox.fragment(), relayHeap, env,
           work.resolve("relay.log"), relayJvm)) {
         Figures f = measure("relay365", relay.port(), () -> {
           try {
