@@ -108,6 +108,8 @@ public final class PostfixComparison {
 
   private int run() throws Exception {
     Path work = dir != null ? Files.createDirectories(dir) : Files.createTempDirectory("relay365-vs-postfix");
+    // Postfix's daemons run as the postfix user: they must be able to reach their queue directory inside
+    Files.setPosixFilePermissions(work, java.nio.file.attribute.PosixFilePermissions.fromString("rwxr-xr-x"));
     String loadBefore = ProcStats.load();
     System.out.println("relay365 vs Postfix: " + messages + " messages of " + size + " bytes, " + sessions
         + " sessions (smtp-source), one recipient each; warm-up " + warmup + "; latency sample " + latencyMessages);

@@ -70,7 +70,14 @@ final class PrivatePostfix implements AutoCloseable {
   static PrivatePostfix start(Path dir, int port, int sinkPort) throws IOException, InterruptedException {
     PrivatePostfix p = new PrivatePostfix(dir, port);
     p.configure(sinkPort);
-    sh(POSTFIX + " -c " + dir.resolve("etc") + " start");
+    try {
+      sh(POSTFIX + " -c " + dir.resolve("etc") + " start");
+    } catch (IOException e) {
+      // postfix reports its reasons to syslog or a terminal only; here, to its log file
+      Path log = dir.resolve("maillog");
+      String tail = Files.exists(log) ? Files.readString(log).strip() : "(no log)";
+      throw new IOException(e.getMessage() + "\n" + tail, e);
+    }
     p.masterPid = Long.parseLong(Files.readString(dir.resolve("queue/pid/master.pid")).trim());
     // the master is a daemon, not our child: stop it even if the benchmark is interrupted
     p.stopAtExit = new Thread(() -> {

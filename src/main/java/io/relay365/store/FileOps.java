@@ -33,7 +33,7 @@ interface FileOps {
    */
   void forceDir(Path dir) throws IOException;
 
-  /** Whether {@link #syncFileSystem} works here (Linux 5.8+ with JNA; see {@link FileSystemSync}). */
+  /** Whether commits use {@link #syncFileSystem} (opt-in, Linux 5.8+ with JNA; see {@link FileSystemSync}). */
   boolean canSyncFileSystem();
 
   /** syncfs: every dirty file and directory of the filesystem holding {@code dir} reaches the disk. */
@@ -72,7 +72,7 @@ interface FileOps {
 
     @Override
     public boolean canSyncFileSystem() {
-      return FileSystemSync.available();
+      return FileSystemSync.enabled();
     }
 
     @Override

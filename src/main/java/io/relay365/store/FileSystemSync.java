@@ -16,10 +16,11 @@ import org.slf4j.LoggerFactory;
  * its own write and flush; on a filesystem without a journal (as on the benchmark machine) fsyncs are not
  * even merged by the kernel, and the difference is several times the CPU and the latency.
  *
- * <p>The JDK has no syncfs, so it is called through JNA. Used only on Linux 5.8 or later: before 5.8
+ * <p>Off unless {@code -Drelay365.spool.syncfs=true} (see {@link #enabled()}). The JDK has no syncfs, so it
+ * is called through JNA. Used only on Linux 5.8 or later: before 5.8
  * syncfs did not report writeback errors (a failed write could go unnoticed; see syncfs(2), "VERSIONS"),
- * and a 250 must never follow a write that failed. Anywhere else {@link #available()} is false and the
- * spool fsyncs each file instead.
+ * and a 250 must never follow a write that failed. Anywhere else {@link #supported()} is false and the
+ * spool fsyncs each file instead (the default).
  */
 final class FileSystemSync {
   private static final Logger log = LoggerFactory.getLogger(FileSystemSync.class);
@@ -47,7 +48,8 @@ final class FileSystemSync {
       return null;
     }
     try {
-      return Native.load("c", LibC.class);
+      LibC libc = Native.load("c", LibC.class);
+      return libc;
     } catch (LinkageError | RuntimeException e) {
       log.info("spool: syncfs unavailable ({}); one fsync per file instead", e.toString());
       return null;
@@ -65,8 +67,19 @@ final class FileSystemSync {
     }
   }
 
-  static boolean available() {
+  /** Whether this platform offers a trustworthy syncfs (Linux 5.8+, JNA loaded). */
+  static boolean supported() {
     return LIBC != null;
+  }
+
+  /**
+   * Whether the spool uses it: only when asked with {@code -Drelay365.spool.syncfs=true}. syncfs writes
+   * every dirty file of the filesystem, other programs' too, so on a shared filesystem a commit would wait
+   * for their writes (measured on the shared benchmark machine: worse latency than an fsync per file);
+   * it pays off on a spool filesystem of its own.
+   */
+  static boolean enabled() {
+    return LIBC != null && Boolean.getBoolean("relay365.spool.syncfs");
   }
 
   /** syncfs on the filesystem that holds {@code dir}. */

@@ -41,10 +41,11 @@ import org.slf4j.LoggerFactory;
  * entry in queue/. Removal renames the entry back out of queue/ first, so a crash half-way through a
  * delete never leaves a half entry that looks committed.
  *
- * <p>Group commit: the sessions committing at the same time share one round ({@link CommitRounds}): one
- * syncfs of the spool's filesystem where Linux offers it ({@link FileSystemSync}; else each session fsyncs
- * its own files and tmp/&lt;id&gt;/ before joining), then each entry's rename, then one fsync of queue/
- * and of tmp/. Each message still gets its 250 only after its round completed, in the same order of
+ * <p>Group commit: each session fsyncs its own files and tmp/&lt;id&gt;/ (in parallel with the others),
+ * then the sessions committing at the same time share one round ({@link CommitRounds}): each entry's
+ * rename, then one fsync of queue/ and of tmp/ for all of them. With -Drelay365.spool.syncfs=true (a spool
+ * filesystem of its own, Linux 5.8+, {@link FileSystemSync}) one syncfs per round replaces the per-file
+ * fsyncs. Each message still gets its 250 only after its round completed, in the same order of
  * steps, so the promise is the same; under load one round serves many.
  */
 public final class Spool {
@@ -66,7 +67,7 @@ public final class Spool {
   private final boolean readOnly;
   private final QueueIds ids = new QueueIds();
   private final AtomicInteger size = new AtomicInteger();
-  /** True where one syncfs replaces the per-file fsyncs of a commit. */
+  /** True where one syncfs per round replaces the per-file fsyncs of a commit (opt-in). */
   private final boolean fileSystemWide;
   /** Commits of the moment, together: one syncfs, their renames, one fsync of queue/ and tmp/. */
   private final CommitRounds commits;

@@ -80,7 +80,7 @@ public final class FailingFileOps implements FileOps {
 
   @Override
   public boolean canSyncFileSystem() {
-    return syncFileSystem && REAL.canSyncFileSystem();
+    return syncFileSystem && FileSystemSync.supported();
   }
 
   @Override
@@ -89,13 +89,13 @@ public final class FailingFileOps implements FileOps {
     REAL.syncFileSystem(dir);
   }
 
-  /** Makes spools opened from now on fsync each file, as where syncfs is not available. */
-  public FailingFileOps withoutSyncFileSystem() {
-    syncFileSystem = false;
+  /** Makes spools opened from now on use one syncfs per commit round (-Drelay365.spool.syncfs=true). */
+  public FailingFileOps withSyncFileSystem() {
+    syncFileSystem = true;
     return this;
   }
 
-  private volatile boolean syncFileSystem = true;
+  private volatile boolean syncFileSystem;
 
   /** Opens a spool in {@code dir} that uses these operations (for tests outside this package). */
   public Spool open(Path dir) throws IOException {
