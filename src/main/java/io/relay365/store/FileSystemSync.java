@@ -36,7 +36,10 @@ final class FileSystemSync {
     int close(int fd) throws LastErrorException;
   }
 
-  private static final LibC LIBC = load();
+  /** Loaded on first use only, so that a relay without syncfs never loads JNA's native library. */
+  private static final class Holder {
+    static final LibC LIBC = load();
+  }
 
   private FileSystemSync() {}
 
@@ -69,7 +72,7 @@ final class FileSystemSync {
 
   /** Whether this platform offers a trustworthy syncfs (Linux 5.8+, JNA loaded). */
   static boolean supported() {
-    return LIBC != null;
+    return Holder.LIBC != null;
   }
 
   /**
@@ -79,27 +82,28 @@ final class FileSystemSync {
    * it pays off on a spool filesystem of its own.
    */
   static boolean enabled() {
-    return LIBC != null && Boolean.getBoolean("relay365.spool.syncfs");
+    return Boolean.getBoolean("relay365.spool.syncfs") && Holder.LIBC != null;
   }
 
   /** syncfs on the filesystem that holds {@code dir}. */
   static void sync(Path dir) throws IOException {
-    if (LIBC == null) {
+    LibC libc = Holder.LIBC;
+    if (libc == null) {
       throw new IOException("syncfs is not available here");
     }
     int fd;
     try {
-      fd = LIBC.open(dir.toString(), O_RDONLY | O_CLOEXEC);
+      fd = libc.open(dir.toString(), O_RDONLY | O_CLOEXEC);
     } catch (LastErrorException e) {
       throw new IOException("cannot open " + dir + " for syncfs: errno " + e.getErrorCode());
     }
     try {
-      LIBC.syncfs(fd);
+      libc.syncfs(fd);
     } catch (LastErrorException e) {
       throw new IOException("syncfs of " + dir + " failed: errno " + e.getErrorCode());
     } finally {
       try {
-        LIBC.close(fd);
+        libc.close(fd);
       } catch (LastErrorException ignored) {
         // nothing to do about a failed close of a read-only descriptor
       }
