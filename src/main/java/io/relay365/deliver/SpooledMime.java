@@ -14,8 +14,9 @@ import java.util.List;
  * The MIME of a spooled message as it goes to Exchange: Bcc: removed ({@link HiddenRecipients}) and repaired
  * ({@link MimeHygiene}), with the hidden recipients beside it.
  *
- * <p>Two ways to the same bytes. A message up to {@link #STREAM_ABOVE} is read whole and cleaned in memory.
- * A larger one is first scanned: if its lines all end in CRLF and none is longer than 998 octets (what the
+ * <p>ews-java-api's sends take {@link #inMemory} and its {@link #bytes()}. For the streamed CreateItem
+ * (messages above {@link EwsTransport#STREAM_ABOVE}) there are two ways to the same bytes. A message up to
+ * {@link #STREAM_ABOVE} is read whole and cleaned in memory. A larger one is first scanned: if its lines all end in CRLF and none is longer than 998 octets (what the
  * SMTP listener stores, LineEndings having repaired bare line ends), only its header block needs the
  * repairs, so the header block is cleaned in memory and the body is streamed from the spool file as it is;
  * the result is byte for byte what cleaning the whole message would give, because every repair but the
@@ -61,6 +62,14 @@ final class SpooledMime implements EwsCreateItem.Mime {
   static SpooledMime inMemory(byte[] original, List<String> envelopeRecipients, MimeHygiene hygiene) {
     List<String> bcc = HiddenRecipients.of(envelopeRecipients, MessageHeaders.parse(original));
     return new SpooledMime(hygiene.clean(HiddenRecipients.stripBcc(original)), null, 0, 0, bcc);
+  }
+
+  /** The whole cleaned MIME, for ews-java-api; only for a message made by {@link #inMemory}. */
+  byte[] bytes() {
+    if (file != null) {
+      throw new IllegalStateException("streamed from the spool: use open()");
+    }
+    return head;
   }
 
   /** Whether the body is streamed from the spool file (else the whole MIME is in memory). */

@@ -28,9 +28,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The streamed CreateItem against the sandbox (real HTTPS, real token): a large message goes with its body
- * read from the spool file while it is sent, and Exchange gets exactly the MIME that cleaning the whole
- * message in memory gives, Bcc: removed, hidden recipients as BccRecipients, as the mailbox.
+ * The two ways EwsTransport sends, against the sandbox (real HTTPS, real token): ews-java-api (every message
+ * up to {@link EwsTransport#STREAM_ABOVE}) and the streamed CreateItem (larger ones, body read from the spool
+ * file while it is sent). For the same spooled message Exchange gets byte for byte the same MIME, Bcc:
+ * removed, the same BccRecipients, mailbox, X-AnchorMailbox and disposition, whichever way it went.
  */
 class StreamingCreateItemTest {
   private static final String MAILBOX = "scanner@contoso.example";
@@ -41,7 +42,10 @@ class StreamingCreateItemTest {
   private static Vertx vertx;
   private static Sandbox sandbox;
   private static MsalTokenSource tokenSource;
-  private static EwsTransport transport;
+  /** Streams every message (threshold 0). */
+  private static EwsTransport streamed;
+  /** Sends every message through ews-java-api. */
+  private static EwsTransport library;
 
   @BeforeAll
   static void start() throws Exception {
@@ -51,13 +55,15 @@ class StreamingCreateItemTest {
     Settings settings = SettingsLoader.load(sandbox.writeRelayConfig(),
         Map.of("RELAY365_SPOOL_DIR", dir.resolve("spool").toString()));
     tokenSource = new MsalTokenSource(settings.microsoft());
-    transport = new EwsTransport(vertx, settings.ews(), new TokenCache(tokenSource, Clock.systemUTC()),
-        settings.microsoft().caFile());
+    TokenCache tokens = new TokenCache(tokenSource, Clock.systemUTC());
+    streamed = new EwsTransport(vertx, settings.ews(), tokens, settings.microsoft().caFile(), 0);
+    library = new EwsTransport(vertx, settings.ews(), tokens, settings.microsoft().caFile(), Long.MAX_VALUE);
   }
 
   @AfterAll
   static void stop() throws Exception {
-    transport.close();
+    streamed.close();
+    library.close();
     tokenSource.close();
     sandbox.close().await(10, TimeUnit.SECONDS);
     vertx.close().await(10, TimeUnit.SECONDS);
@@ -84,7 +90,7 @@ class StreamingCreateItemTest {
     return out.toByteArray();
   }
 
-  private ReceivedMessage deliver(byte[] bytes, String name) throws Exception {
+  private ReceivedMessage deliver(EwsTransport transport, byte[] bytes, String name) throws Exception {
     Path file = Files.write(dir.resolve(name), bytes);
     Envelope env = new Envelope(Envelope.FORMAT_VERSION, name, MAILBOX,
         List.of("alice@contoso.example", "hidden@example.com", "secret@example.com"), "10.0.0.9", "copier",
@@ -97,13 +103,27 @@ class StreamingCreateItemTest {
     return got.get(got.size() - 1);
   }
 
+  /** Sends the same message both ways; asserts Exchange got the same thing, and returns it. */
+  private ReceivedMessage bothWays(byte[] original, String id) throws Exception {
+    assertThat(streamed.streams(original.length)).isTrue();
+    assertThat(library.streams(original.length)).isFalse();
+    ReceivedMessage viaLibrary = deliver(library, original, id + "l");
+    ReceivedMessage viaStream = deliver(streamed, original, id + "s");
+    assertThat(viaStream.mime()).as("byte-identical MIME both ways").isEqualTo(viaLibrary.mime());
+    assertThat(viaStream.bccRecipients()).isEqualTo(viaLibrary.bccRecipients());
+    assertThat(viaStream.mailbox()).isEqualTo(viaLibrary.mailbox());
+    assertThat(viaStream.anchorMailbox()).isEqualTo(viaLibrary.anchorMailbox());
+    assertThat(viaStream.disposition()).isEqualTo(viaLibrary.disposition());
+    return viaStream;
+  }
+
   @Test
-  void aLargeMessageIsStreamedFromTheSpoolAndArrivesByteIdenticalToTheInMemoryPath() throws Exception {
+  void aLargeMessageStreamedFromTheSpoolArrivesByteIdenticalToTheLibraryPath() throws Exception {
     byte[] original = message(40_000, null); // ~3.2 MB
     Path probe = Files.write(dir.resolve("probe.eml"), original);
-    assertThat(SpooledMime.streamableBodyStart(probe, original.length)).as("goes the streamed way").isPositive();
+    assertThat(SpooledMime.streamableBodyStart(probe, original.length)).as("body read from the file").isPositive();
 
-    ReceivedMessage r = deliver(original, "1m900streamed01");
+    ReceivedMessage r = bothWays(original, "1m900streamed0");
 
     byte[] expected = HYGIENE.clean(HiddenRecipients.stripBcc(original));
     assertThat(r.mime()).as("byte for byte what cleaning the whole message in memory gives").isEqualTo(expected);
@@ -115,15 +135,37 @@ class StreamingCreateItemTest {
   }
 
   @Test
-  void aLargeMessageThatNeedsRepairsInItsBodyIsCleanedInMemoryInstead() throws Exception {
+  void aLargeMessageThatNeedsRepairsInItsBodyIsCleanedInMemoryAndStillIdentical() throws Exception {
     byte[] original = message(10_000, "x".repeat(2000) + "\r\n"); // a 2000-octet line: re-encoded (RFC 5322 2.1.1)
     Path probe = Files.write(dir.resolve("probe2.eml"), original);
     assertThat(SpooledMime.streamableBodyStart(probe, original.length)).isNegative();
 
-    ReceivedMessage r = deliver(original, "1m900inmemory01");
+    ReceivedMessage r = bothWays(original, "1m900inmemory0");
 
     assertThat(r.mime()).isEqualTo(HYGIENE.clean(HiddenRecipients.stripBcc(original)));
     assertThat(new String(r.mime(), StandardCharsets.US_ASCII)).contains("quoted-printable");
+  }
+
+  @Test
+  void aSmallMessageIsIdenticalBothWays() throws Exception {
+    ReceivedMessage r = bothWays(message(20, null), "1m900small0000");
+    assertThat(r.bccRecipients()).containsExactly("hidden@example.com", "secret@example.com");
+  }
+
+  @Test
+  void onlyMessagesAboveTheThresholdLeaveEwsJavaApi() throws Exception {
+    Settings settings = SettingsLoader.load(sandbox.writeRelayConfig(),
+        Map.of("RELAY365_SPOOL_DIR", dir.resolve("spool").toString()));
+    EwsTransport normal = new EwsTransport(vertx, settings.ews(), new TokenCache(tokenSource, Clock.systemUTC()),
+        settings.microsoft().caFile());
+    try {
+      assertThat(normal.streams(10_240)).isFalse();
+      assertThat(normal.streams(EwsTransport.STREAM_ABOVE)).isFalse();
+      assertThat(normal.streams(EwsTransport.STREAM_ABOVE + 1)).isTrue();
+      assertThat(normal.streams(50L * 1024 * 1024)).isTrue();
+    } finally {
+      normal.close();
+    }
   }
 
   @Test
