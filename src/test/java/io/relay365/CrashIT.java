@@ -180,6 +180,8 @@ class CrashIT {
     env.keySet().removeIf(k -> k.startsWith("RELAY365_"));
     env.put("RELAY365_SMTP_LISTEN", "127.0.0.1:" + smtpPort);
     env.put("RELAY365_SMTP_HOSTNAME", "relay.crash.test");
+    // never the default 127.0.0.1:8025: a relay or another test on this machine may hold it
+    env.put("RELAY365_ADMIN_LISTEN", "off");
     env.put("RELAY365_SPOOL_DIR", dir.resolve("spool").toString());
     env.put("RELAY365_DELIVERY_MIN_BACKOFF", "1s");
     env.put("RELAY365_DELIVERY_MAX_BACKOFF", "2s");
