@@ -33,12 +33,6 @@ interface FileOps {
    */
   void forceDir(Path dir) throws IOException;
 
-  /** Whether commits use {@link #syncFileSystem} (opt-in, Linux 5.8+ with JNA; see {@link FileSystemSync}). */
-  boolean canSyncFileSystem();
-
-  /** syncfs: every dirty file and directory of the filesystem holding {@code dir} reaches the disk. */
-  void syncFileSystem(Path dir) throws IOException;
-
   FileOps REAL = new FileOps() {
     @Override
     public FileChannel create(Path file) throws IOException {
@@ -68,16 +62,6 @@ interface FileOps {
       try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
         ch.force(true);
       }
-    }
-
-    @Override
-    public boolean canSyncFileSystem() {
-      return FileSystemSync.enabled();
-    }
-
-    @Override
-    public void syncFileSystem(Path dir) throws IOException {
-      FileSystemSync.sync(dir);
     }
   };
 }

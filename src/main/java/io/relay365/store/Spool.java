@@ -35,18 +35,11 @@ import org.slf4j.LoggerFactory;
  *   dead/&lt;id&gt;/     dead letters: given up (permanent failure or too old), with reason.txt; kept for a person
  *   control/        requests from the queue tool to a running daemon ({@link QueueControl})
  * </pre>
- * Commit protocol (the 250 reply depends on it): write message.eml and envelope.json in tmp/&lt;id&gt;/;
- * make both files and tmp/&lt;id&gt;/ durable; rename tmp/&lt;id&gt; to queue/&lt;id&gt; (atomic: the rename
- * is the commit marker and happens last); make queue/ and tmp/ durable. A failure at any step leaves no
- * entry in queue/. Removal renames the entry back out of queue/ first, so a crash half-way through a
- * delete never leaves a half entry that looks committed.
- *
- * <p>Group commit: each session fsyncs its own files and tmp/&lt;id&gt;/ (in parallel with the others),
- * then the sessions committing at the same time share one round ({@link CommitRounds}): each entry's
- * rename, then one fsync of queue/ and of tmp/ for all of them. With -Drelay365.spool.syncfs=true (a spool
- * filesystem of its own, Linux 5.8+, {@link FileSystemSync}) one syncfs per round replaces the per-file
- * fsyncs. Each message still gets its 250 only after its round completed, in the same order of
- * steps, so the promise is the same; under load one round serves many.
+ * Commit protocol (the 250 reply depends on it): write message.eml and envelope.json in tmp/&lt;id&gt;/,
+ * fsync both, fsync tmp/&lt;id&gt;/, rename tmp/&lt;id&gt; to queue/&lt;id&gt; (atomic: the rename is the
+ * commit marker and happens last), fsync queue/ and tmp/. A failure at any step leaves no entry in queue/.
+ * Removal renames the entry back out of queue/ first, so a crash half-way through a delete never leaves
+ * a half entry that looks committed.
  */
 public final class Spool {
   private static final Logger log = LoggerFactory.getLogger(Spool.class);
@@ -67,12 +60,6 @@ public final class Spool {
   private final boolean readOnly;
   private final QueueIds ids = new QueueIds();
   private final AtomicInteger size = new AtomicInteger();
-  /** True where one syncfs per round replaces the per-file fsyncs of a commit (opt-in). */
-  private final boolean fileSystemWide;
-  /** Commits of the moment, together: one syncfs, their renames, one fsync of queue/ and tmp/. */
-  private final CommitRounds commits;
-  /** Removals of the moment: one fsync of queue/ and tmp/ for their renames. */
-  private final GroupSync names;
   private volatile java.nio.file.FileStore store;
 
   private Spool(Path dir, FileOps ops) {
@@ -88,15 +75,6 @@ public final class Spool {
     this.dead = dir.resolve("dead");
     this.control = dir.resolve("control");
     this.ops = ops;
-    this.fileSystemWide = !readOnly && ops.canSyncFileSystem();
-    this.commits = new CommitRounds(fileSystemWide ? () -> ops.syncFileSystem(tmp) : null, () -> {
-      ops.forceDir(queue);
-      ops.forceDir(tmp);
-    });
-    this.names = new GroupSync(() -> {
-      ops.forceDir(queue);
-      ops.forceDir(tmp);
-    });
   }
 
   public static Spool open(Path dir) throws IOException {
@@ -344,7 +322,7 @@ public final class Spool {
       return; // already removed
     }
     size.decrementAndGet();
-    names.sync(); // shared with the commits and removals of the moment
+    ops.forceDir(queue);
     deleteTree(doomed);
   }
 
@@ -484,21 +462,6 @@ public final class Spool {
     return fs.getUsableSpace();
   }
 
-  /**
-   * Group-commit figures: rounds and the commits they served, rounds and the removals they served.
-   * {@code {commitRounds, commits, removalRounds, removals}}.
-   */
-  public long[] syncStats() {
-    long[] a = commits.stats();
-    long[] b = names.stats();
-    return new long[] {a[0], a[1], b[0], b[1]};
-  }
-
-  /** Whether commits use one syncfs per round (else an fsync per file). */
-  public boolean syncsFileSystem() {
-    return fileSystemWide;
-  }
-
   private static String oneLine(String s) {
     return s == null ? "" : s.replaceAll("[\\r\\n\\t]+", " ").strip();
   }
@@ -509,15 +472,9 @@ public final class Spool {
   }
 
   private void writeDurably(Path file, byte[] bytes) throws IOException {
-    write(file, bytes, true);
-  }
-
-  private void write(Path file, byte[] bytes, boolean force) throws IOException {
     try (FileChannel ch = ops.create(file)) {
       ops.write(ch, ByteBuffer.wrap(bytes));
-      if (force) {
-        ops.force(ch);
-      }
+      ops.force(ch);
     }
   }
 
@@ -577,31 +534,25 @@ public final class Spool {
         throw new IllegalStateException("spool entry " + id + " is no longer open");
       }
       Path visible = queue.resolve(id);
-      boolean[] moved = {false}; // set by the round that renames it
+      boolean moved = false;
       try {
         body.flush();
-        if (!fileSystemWide) {
-          ops.force(channel);
-        }
+        ops.force(channel);
         channel.close();
         Envelope e = new Envelope(Envelope.FORMAT_VERSION, id, sender, recipients, client, helo == null ? "" : helo,
             Instant.now(), raw.count, 0, null, null);
-        write(entry.resolve(ENVELOPE), EnvelopeJson.encode(e), !fileSystemWide);
-        if (!fileSystemWide) {
-          ops.forceDir(entry);
-        }
-        // with everyone else's of this round: syncfs (both files and tmp/<id>/), the rename, then the
-        // fsync of queue/ and tmp/; returns when this entry's rename is durable
-        commits.commit(() -> {
-          ops.move(entry, visible);
-          moved[0] = true;
-        });
+        writeDurably(entry.resolve(ENVELOPE), EnvelopeJson.encode(e));
+        ops.forceDir(entry);
+        ops.move(entry, visible);
+        moved = true;
+        ops.forceDir(queue);
+        ops.forceDir(tmp);
         committed = true;
         size.incrementAndGet();
         return e;
       } catch (IOException | RuntimeException ex) {
         // The client will get a 4xx and resend, so the entry must not be delivered: take it back out.
-        if (moved[0]) {
+        if (moved) {
           try {
             Files.move(visible, entry, StandardCopyOption.ATOMIC_MOVE);
           } catch (IOException | RuntimeException undo) {

@@ -312,9 +312,7 @@ class SmtpListenerTest {
     FailingFileOps ops = new FailingFileOps();
     start(ops.open(dir), settings(100));
     try (SmtpDialog d = session()) {
-      // each durable step of the commit: one syncfs where Linux offers it, else an fsync per file
-      String durable = ops.canSyncFileSystem() ? "syncFileSystem" : "force";
-      for (String step : List.of("create", "write", durable, "forceDir", "move")) {
+      for (String step : List.of("create", "write", "force", "forceDir", "move")) {
         ops.failOn(step);
         d.begin("a@example.com", "a@example.com");
         d.raw(("Subject: " + step + "\r\n\r\nbody\r\nMAIL FROM:<tail@example.com>\r\n.\r\n").getBytes(ISO_8859_1));

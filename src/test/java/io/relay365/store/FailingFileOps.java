@@ -18,10 +18,7 @@ public final class FailingFileOps implements FileOps {
   private volatile String failOn;
   private int count;
 
-  /**
-   * Makes every operation named {@code step} (create, write, force, move, forceDir, syncFileSystem) fail;
-   * null disarms.
-   */
+  /** Makes every operation named {@code step} (create, write, force, move, forceDir) fail; null disarms. */
   public void failOn(String step) {
     failOn = step;
   }
@@ -77,25 +74,6 @@ public final class FailingFileOps implements FileOps {
     step("forceDir", dir);
     REAL.forceDir(dir);
   }
-
-  @Override
-  public boolean canSyncFileSystem() {
-    return syncFileSystem && FileSystemSync.supported();
-  }
-
-  @Override
-  public void syncFileSystem(Path dir) throws IOException {
-    step("syncFileSystem", null);
-    REAL.syncFileSystem(dir);
-  }
-
-  /** Makes spools opened from now on use one syncfs per commit round (-Drelay365.spool.syncfs=true). */
-  public FailingFileOps withSyncFileSystem() {
-    syncFileSystem = true;
-    return this;
-  }
-
-  private volatile boolean syncFileSystem;
 
   /** Opens a spool in {@code dir} that uses these operations (for tests outside this package). */
   public Spool open(Path dir) throws IOException {
