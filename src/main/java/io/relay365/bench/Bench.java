@@ -16,6 +16,23 @@ import java.util.stream.Stream;
 
 /** Small helpers shared by the benchmark commands. */
 final class Bench {
+  /**
+   * Exit status of a benchmark when relay365 itself broke: the relay process died, or messages it accepted
+   * were not delivered within the deadline. The only status CI fails on (.ci/run); a figure below a target,
+   * a refused message (the client knows it was not taken) or a Postfix that cannot be set up is not a failure
+   * of relay365 and exits 0 or {@link #INCOMPLETE}.
+   */
+  static final int BROKEN = 10;
+  /** Exit status when the benchmark could not measure (Postfix missing or failing, a driver error). */
+  static final int INCOMPLETE = 2;
+
+  /** relay365 crashed or lost a message: see {@link #BROKEN}. */
+  static final class Broken extends Exception {
+    Broken(String message) {
+      super(message);
+    }
+  }
+
   private Bench() {}
 
   /** A free loopback port (bound and released: the usual small race is acceptable for a benchmark). */

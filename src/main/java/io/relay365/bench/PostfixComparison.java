@@ -19,7 +19,12 @@ import java.util.Map;
  * <pre>
  *   java -cp target/relay365.jar io.relay365.bench.PostfixComparison [--messages 5000] [--sessions 16]
  *        [--size 10240] [--latency-messages 1000] [--warmup 1000] [--relay-heap 512m] [--dir DIR] [--keep]
+ *        [--deliver-timeout 1800]
  * </pre>
+ *
+ * Exit status: 0 with figures (whatever they are); {@link Bench#BROKEN} if relay365 died or did not deliver
+ * every message it accepted within {@code --deliver-timeout} seconds; {@link Bench#INCOMPLETE} if something
+ * else prevented the measurement (e.g. Postfix could not be installed or started).
  *
  * <b>Postfix</b> ({@link PrivatePostfix}): a private instance (own config, queue and data directories under
  * the work directory) on a loopback port, relaying to smtp-sink; default durability (the queue file is
@@ -55,6 +60,7 @@ public final class PostfixComparison {
   private String sandboxFaults;
   private boolean acceptOnly;
   private Path relayJar;
+  private Duration deliverTimeout = Duration.ofMinutes(30);
   private final List<String> relayJvm = new ArrayList<>();
   private final Map<String, String> relayEnv = new LinkedHashMap<>();
 
@@ -83,10 +89,12 @@ public final class PostfixComparison {
         case "--sandbox-faults" -> c.sandboxFaults = args[++i];
         case "--accept-only" -> c.acceptOnly = true;
         case "--relay-jar" -> c.relayJar = Path.of(args[++i]).toAbsolutePath();
+        case "--deliver-timeout" -> c.deliverTimeout = Duration.ofSeconds(Long.parseLong(args[++i]));
         default -> {
           System.err.println("usage: PostfixComparison [--messages 5000] [--sessions 16] [--size 10240]"
               + " [--latency-messages N] [--warmup N] [--relay-heap 512m] [--dir DIR] [--keep]"
-              + " [--only postfix|relay365] [--relay-jar JAR] [--relay-env KEY=VALUE] [--relay-jvm OPTION]");
+              + " [--only postfix|relay365] [--relay-jar JAR] [--relay-env KEY=VALUE] [--relay-jvm OPTION]"
+              + " [--deliver-timeout SECONDS]");
           System.exit(64);
         }
       }
@@ -103,7 +111,17 @@ public final class PostfixComparison {
     // on Ctrl-C or kill, stop what we started (the Postfix master is stopped by its close())
     Runtime.getRuntime().addShutdownHook(new Thread(() -> ProcessHandle.current().descendants()
         .forEach(ProcessHandle::destroy), "bench-cleanup"));
-    System.exit(c.run());
+    int status;
+    try {
+      status = c.run();
+    } catch (Bench.Broken e) {
+      System.out.println("BROKEN: " + e.getMessage());
+      status = Bench.BROKEN;
+    } catch (Exception e) {
+      System.out.println("could not measure: " + e);
+      status = Bench.INCOMPLETE;
+    }
+    System.exit(status);
   }
 
   private int run() throws Exception {
@@ -117,12 +135,26 @@ public final class PostfixComparison {
     System.out.println("disk:       " + ProcStats.filesystem(work) + "; work dir " + work);
     System.out.println("load:       " + loadBefore + " (1/5/15 min) before");
     try {
-      PrivatePostfix.ensureInstalled();
-      Figures postfix = only.equals("relay365") ? null : postfix(work.resolve("postfix"));
+      Figures postfix = null;
+      boolean incomplete = false;
+      if (!only.equals("relay365")) {
+        try {
+          PrivatePostfix.ensureInstalled();
+          postfix = postfix(work.resolve("postfix"));
+        } catch (IOException | RuntimeException e) {
+          // the comparison is incomplete, but relay365 is still measured (and checked for crashes and losses)
+          System.out.println("WARNING: Postfix could not be measured: " + e.getMessage());
+          incomplete = true;
+        }
+      }
       Figures relay = only.equals("postfix") ? null : relay365(work.resolve("relay365"));
       System.out.println("load:       " + ProcStats.load() + " (1/5/15 min) after");
       print(postfix, relay);
-      return (postfix != null && postfix.failed > 0) || (relay != null && relay.failed > 0) ? 1 : 0;
+      if ((postfix != null && postfix.failed > 0) || (relay != null && relay.failed > 0)) {
+        // a refusal is not a loss: the client was told, and a device would send again
+        System.out.println("WARNING: some probe messages were refused (see above)");
+      }
+      return incomplete ? Bench.INCOMPLETE : 0;
     } finally {
       if (keep) {
         System.out.println("kept " + work);
@@ -134,7 +166,7 @@ public final class PostfixComparison {
 
   // ---- Postfix ---------------------------------------------------------------------------------
 
-  private Figures postfix(Path work) throws Exception {
+  private Figures postfix(Path work) throws IOException, InterruptedException {
     System.out.println("-- Postfix " + PrivatePostfix.version() + ": private instance, relayhost = smtp-sink");
     Files.createDirectories(work);
     int sinkPort = Bench.freePort();
@@ -144,6 +176,12 @@ public final class PostfixComparison {
         ProcStats.TreePeak peak = new ProcStats.TreePeak(postfix.masterPid(), 20)) {
       return measure("Postfix", port, sink::messages, () -> ProcStats.treeCpuSeconds(postfix.masterPid()),
           peak::peak);
+    } catch (Bench.Broken e) {
+      throw new IOException(e.getMessage(), e); // Postfix's trouble, not relay365's
+    } catch (IOException | InterruptedException | RuntimeException e) {
+      throw e;
+    } catch (Exception e) {
+      throw new IOException(e.toString(), e);
     }
   }
 
@@ -173,17 +211,26 @@ public final class PostfixComparison {
       double sandboxCpu0 = ProcStats.cpuSeconds(sandbox.pid());
       try (RelayProcess relay = RelayProcess.start(relayJar, sandbox.fragment(), relayHeap, env,
           work.resolve("relay.log"), relayJvm)) {
-        Figures f = measure("relay365", relay.port(), () -> {
-          try {
-            return sandbox.received() - base;
-          } catch (IOException | InterruptedException e) {
-            return -1;
+        Figures f;
+        try {
+          f = measure("relay365", relay.port(), () -> {
+            try {
+              return sandbox.received() - base;
+            } catch (IOException | InterruptedException e) {
+              return -1;
+            }
+          }, () -> ProcStats.cpuSeconds(relay.pid()), () -> ProcStats.peakRss(relay.pid()));
+        } catch (Exception e) {
+          if (!relay.alive()) {
+            throw new Bench.Broken("relay365 died during the run (" + e.getMessage() + "); see "
+                + work.resolve("relay.log"));
           }
-        }, () -> ProcStats.cpuSeconds(relay.pid()), () -> ProcStats.peakRss(relay.pid()));
+          throw e;
+        }
         System.out.printf(Locale.ROOT, "   sandbox used %.1f CPU s in all (warm-up and probes included)%n",
             ProcStats.cpuSeconds(sandbox.pid()) - sandboxCpu0);
         if (!relay.alive()) {
-          throw new IOException("relay365 died during the run; see " + work.resolve("relay.log"));
+          throw new Bench.Broken("relay365 died during the run; see " + work.resolve("relay.log"));
         }
         return f;
       }
@@ -229,7 +276,13 @@ public final class PostfixComparison {
         messages, accept, endToEnd, cpuUsed);
 
     SmtpProbe.Result one = SmtpProbe.run(port, 1, Math.max(1, latencyMessages / 4), size, FROM, TO);
+    long p0 = System.nanoTime();
     SmtpProbe.Result many = SmtpProbe.run(port, sessions, latencyMessages, size, FROM, TO);
+    double probeSeconds = (System.nanoTime() - p0) / 1e9;
+    // closed loop: each session sends its next message once the last one got its 250, so the latency at
+    // N sessions is about N / rate minus the rest of the dialogue (Little's law): read it with the rate
+    System.out.printf(Locale.ROOT, "   %s: latency sample, %d sessions: %d messages in %.2f s (%.0f msg/s)%n", name,
+        sessions, many.nanos().length, probeSeconds, many.nanos().length / probeSeconds);
     expected += one.nanos().length + many.nanos().length;
     int failed = one.failed() + many.failed();
     if (failed > 0) {
@@ -241,9 +294,10 @@ public final class PostfixComparison {
         peakRss.get(), cpuUsed, failed);
   }
 
-  private static void awaitDelivered(String name, Counter delivered, long expected) throws Exception {
-    if (!Bench.await(() -> delivered.get() >= expected, Duration.ofMinutes(30), 10)) {
-      throw new IOException(name + ": only " + delivered.get() + " of " + expected + " delivered after 30 min");
+  private void awaitDelivered(String name, Counter delivered, long expected) throws Exception {
+    if (!Bench.await(() -> delivered.get() >= expected, deliverTimeout, 10)) {
+      throw new Bench.Broken(name + ": only " + delivered.get() + " of " + expected + " accepted messages delivered"
+          + " within " + deliverTimeout.toSeconds() + " s (lost or stuck)");
     }
   }
 
