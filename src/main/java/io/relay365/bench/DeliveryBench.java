@@ -93,6 +93,7 @@ public final class DeliveryBench {
       Map<String, String> env = new HashMap<>();
       env.put("HOSTNAME", "bench.relay365.test");
       env.put("RELAY365_SMTP_LISTEN", "127.0.0.1:0");
+      env.put("RELAY365_ADMIN_LISTEN", "off"); // never the default 127.0.0.1:8025 (a real relay may hold it)
       env.put("RELAY365_SPOOL_DIR", dir.resolve("spool").toString());
       env.put("RELAY365_DELIVERY_CONCURRENCY", Integer.toString(concurrency));
       env.put("RELAY365_EWS_WORKERS", Integer.toString(Math.min(64, concurrency)));

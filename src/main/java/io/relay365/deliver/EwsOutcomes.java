@@ -114,6 +114,35 @@ public final class EwsOutcomes {
     return http != null && http.getHttpErrorCode() == 401 && !diagnostics(responseHeaders).startsWith("2000008");
   }
 
+  /** As {@link #tokenRejected(Throwable, Map)}, for the streaming request: the HTTP status and headers. */
+  public static boolean tokenRejected(int status, Map<String, String> responseHeaders) {
+    return status == 401 && !diagnostics(responseHeaders).startsWith("2000008");
+  }
+
+  /**
+   * Classifies the reply to a CreateItem sent by the streaming request ({@link EwsCreateItem}), with the same
+   * rows as ews-java-api's exceptions take in {@link #classify}: a 200 is delivered unless its
+   * ResponseClass is Error (then its ResponseCode decides); a 500 with a SOAP fault is its ResponseCode; any
+   * other status is {@link #fromHttpStatus}. A 200 that is not a SOAP reply is transient (ews-java-api fails
+   * to read such a reply the same way).
+   */
+  static Outcome fromReply(int status, Map<String, String> headers, EwsReply reply, boolean afterFreshToken) {
+    Duration backOff = reply.backOffMillis() == null ? null : Duration.ofMillis(reply.backOffMillis());
+    if (status == 200) {
+      if (!reply.soap()) {
+        return Outcome.transientFailure("bad-reply", "EWS answered HTTP 200 without a SOAP reply", null);
+      }
+      if ("Error".equals(reply.responseClass()) || (reply.fault() && reply.code() != null)) {
+        return fromResponseCode(reply.code() == null ? "EwsError" : reply.code(), reply.text(), backOff);
+      }
+      return Outcome.success(); // Success, or Warning (which ews-java-api also counts as sent)
+    }
+    if (status == 500 && reply.fault() && reply.code() != null) {
+      return fromResponseCode(reply.code(), reply.text(), backOff);
+    }
+    return fromHttpStatus(status, headers, afterFreshToken);
+  }
+
   /**
    * Classifies a failed CreateItem.
    *

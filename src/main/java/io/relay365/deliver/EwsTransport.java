@@ -17,6 +17,7 @@ import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import javax.net.ssl.SSLContext;
 import microsoft.exchange.webservices.data.core.ExchangeService;
 import microsoft.exchange.webservices.data.core.enumeration.misc.ConnectingIdType;
 import microsoft.exchange.webservices.data.core.enumeration.misc.ExchangeVersion;
@@ -33,6 +34,14 @@ import org.slf4j.LoggerFactory;
  * call runs on a bounded shared worker pool named "ews" (threads "ews-N"), each thread with its own
  * ExchangeService, never on an event loop.
  *
+ * <p>Two ways to send, one request. A message goes through ews-java-api ({@code EmailMessage.setMimeContent},
+ * {@code sendAndSaveCopy}/{@code send}) unless it is larger than {@link #STREAM_ABOVE} or ews-java-api's
+ * copies of it ({@link MemoryBudget#EWS_FACTOR} times its size, libraries.md §4) would not fit the memory
+ * budget at all; such a message goes as a streamed CreateItem ({@link EwsCreateItem} over
+ * {@link EwsStreamingClient}) whose body is read from the spool while it is sent. Both carry the same MIME
+ * (Bcc: stripped, {@link MimeHygiene}), BccRecipients, impersonation, Authorization and X-AnchorMailbox, and
+ * disposition, and both are classified by {@link EwsOutcomes}.
+ *
  * <p>Per attempt: token from {@link TokenCache}; Authorization, X-AnchorMailbox and impersonation set
  * before each call; Bcc: stripped from the MIME and envelope-only recipients sent as BccRecipients
  * (§2.8); one retry with a fresh token after a 401 invalid_token. Every result, failures included,
@@ -44,6 +53,15 @@ public final class EwsTransport implements Transport {
   /** Name of the shared worker pool; its threads are called "ews-0", "ews-1", … */
   public static final String POOL = "ews";
 
+  /**
+   * Messages above this size are streamed instead of going through ews-java-api. At 8 MiB the library holds
+   * about 56 MiB per send (×{@link MemoryBudget#EWS_FACTOR}): at the smallest heap we support (-Xmx256m,
+   * a 128 MiB budget) two such sends still run side by side with small ones, while everyday device mail
+   * (scans of a few pages, a few hundred KB to a few MB) stays on the library. Above it, one send would
+   * take most of the budget and make every other send wait; streamed, it needs a few 64 KB buffers.
+   */
+  static final long STREAM_ABOVE = 8L * 1024 * 1024;
+
   private final Settings.Ews ews;
   private final TokenCache tokens;
   private final URI url;
@@ -51,15 +69,27 @@ public final class EwsTransport implements Transport {
   private final WorkerExecutor workers;
   private final ConcurrentLinkedQueue<ExchangeService> services = new ConcurrentLinkedQueue<>();
   private final ThreadLocal<ExchangeService> service;
+  private final EwsStreamingClient streaming;
+  private final long streamAbove;
   private volatile boolean closed;
 
   public EwsTransport(Vertx vertx, Settings.Ews ews, TokenCache tokens, Path caFile)
+      throws IOException, GeneralSecurityException {
+    this(vertx, ews, tokens, caFile, STREAM_ABOVE);
+  }
+
+  /** @param streamAbove messages larger than this are streamed (tests use 0 to stream every message) */
+  EwsTransport(Vertx vertx, Settings.Ews ews, TokenCache tokens, Path caFile, long streamAbove)
       throws IOException, GeneralSecurityException {
     WireLogs.capSecretBearingLoggers();
     this.ews = ews;
     this.tokens = tokens;
     this.url = URI.create(ews.url());
-    this.tls = new SSLConnectionSocketFactory(TrustStores.clientContext(caFile));
+    this.streamAbove = streamAbove;
+    SSLContext context = TrustStores.clientContext(caFile);
+    this.tls = new SSLConnectionSocketFactory(context);
+    int timeout = (int) Math.min(Integer.MAX_VALUE, ews.timeout().toMillis());
+    this.streaming = new EwsStreamingClient(url, context, ews.workers(), timeout);
     // an attempt may wait for a token, then run twice (401 retry): warn only beyond that
     long maxExecuteMs = ews.timeout().toMillis() * 3 + 10_000;
     this.workers = vertx.createSharedWorkerExecutor(POOL, ews.workers(), maxExecuteMs, TimeUnit.MILLISECONDS);
@@ -90,74 +120,114 @@ public final class EwsTransport implements Transport {
 
   private final MemoryBudget memory = MemoryBudget.ofHeap();
 
+  /** Whether a message of this size is streamed rather than sent through ews-java-api. */
+  boolean streams(long size) {
+    return size > streamAbove || size * MemoryBudget.EWS_FACTOR > memory.bytes();
+  }
+
   /** One attempt, on an ews-* worker thread. Never throws. */
   Outcome deliver(Submission s) {
     long size;
+    long bodyStart = -1;
     try {
       size = Files.size(s.message());
+      if (streams(size)) {
+        bodyStart = SpooledMime.streamableBodyStart(s.message(), size);
+      }
     } catch (NoSuchFileException e) {
       return Outcome.permanent("spool", "the spooled message file is missing: " + s.message());
     } catch (IOException e) {
       return Outcome.transientFailure("spool", "cannot read the spooled message: " + e.getMessage(), null);
     }
-    try (MemoryBudget.Reservation r = memory.reserve(size * MemoryBudget.EWS_FACTOR, ews.timeout().toMillis())) {
+    boolean library = !streams(size);
+    // ews-java-api holds several copies; a streamed message whose body needs repairs is cleaned in memory
+    // (the original and the repaired copy); one streamed from the file holds a few buffers
+    long heap = library ? size * MemoryBudget.EWS_FACTOR
+        : bodyStart < 0 ? size * MemoryBudget.IN_MEMORY_FACTOR : 1;
+    try (MemoryBudget.Reservation r = memory.reserve(heap, ews.timeout().toMillis())) {
       if (r == null) {
         return Outcome.transientFailure("memory",
             "waiting for heap: other large messages are being sent (raise -Xmx for more in parallel)", null);
       }
+      SpooledMime mime;
       try {
-        return deliverWithin(s);
-      } finally {
-        ((StrictTlsExchangeService) service.get()).forgetLastExchange();
+        mime = bodyStart < 0 ? SpooledMime.inMemory(s.message(), s.envelope().recipients(), hygiene)
+            : SpooledMime.streamed(s.message(), size, bodyStart, s.envelope().recipients(), hygiene);
+      } catch (NoSuchFileException e) {
+        return Outcome.permanent("spool", "the spooled message file is missing: " + s.message());
+      } catch (IOException e) {
+        return Outcome.transientFailure("spool", "cannot read the spooled message: " + e.getMessage(), null);
       }
+      if (library) {
+        try {
+          return withTokenRetry(s, throughLibrary(s.mailbox(), mime.bytes(), mime.bcc()));
+        } finally {
+          ((StrictTlsExchangeService) service.get()).forgetLastExchange();
+        }
+      }
+      return withTokenRetry(s, streamed(s.mailbox(), mime));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       return Outcome.transientFailure("interrupted", "the relay is stopping", null);
     }
   }
 
-  private Outcome deliverWithin(Submission s) {
-    byte[] original;
-    try {
-      original = Files.readAllBytes(s.message());
-    } catch (NoSuchFileException e) {
-      return Outcome.permanent("spool", "the spooled message file is missing: " + s.message());
-    } catch (IOException e) {
-      return Outcome.transientFailure("spool", "cannot read the spooled message: " + e.getMessage(), null);
-    }
-    List<String> bcc = HiddenRecipients.of(s.envelope().recipients(), MessageHeaders.parse(original));
-    byte[] mime = hygiene.clean(HiddenRecipients.stripBcc(original));
-    original = null; // the MIME is copied several times below; do not keep two versions alive
+  /** One CreateItem with a token, classified; null only for a 401 invalid_token that a fresh token may cure. */
+  private interface Attempt {
+    Outcome send(String token, boolean afterFreshToken);
+  }
 
+  private Attempt throughLibrary(String mailbox, byte[] mime, List<String> bcc) {
     ExchangeService svc = service.get();
+    return (token, afterFreshToken) -> {
+      try {
+        createItem(svc, token, mailbox, mime, bcc);
+        return Outcome.success();
+      } catch (Exception e) {
+        Map<String, String> headers = svc.getHttpResponseHeaders();
+        if (!afterFreshToken && EwsOutcomes.tokenRejected(e, headers)) {
+          return null;
+        }
+        return EwsOutcomes.classify(e, headers, afterFreshToken);
+      }
+    };
+  }
+
+  private Attempt streamed(String mailbox, SpooledMime mime) {
+    EwsCreateItem request = new EwsCreateItem(mailbox, ews.disposition(), mime, mime.bcc());
+    return (token, afterFreshToken) -> {
+      EwsStreamingClient.Reply reply;
+      try {
+        reply = streaming.post(token, mailbox, request);
+      } catch (IOException e) {
+        return EwsOutcomes.classify(e, null, afterFreshToken);
+      }
+      if (!afterFreshToken && EwsOutcomes.tokenRejected(reply.status(), reply.headers())) {
+        return null;
+      }
+      return EwsOutcomes.fromReply(reply.status(), reply.headers(), reply.reply(), afterFreshToken);
+    };
+  }
+
+  private Outcome withTokenRetry(Submission s, Attempt attempt) {
     String token;
     try {
       token = token();
     } catch (TokenException e) {
       return e.toOutcome();
     }
-    try {
-      createItem(svc, token, s.mailbox(), mime, bcc);
-      return Outcome.success();
-    } catch (Exception first) {
-      Map<String, String> headers = svc.getHttpResponseHeaders();
-      if (!EwsOutcomes.tokenRejected(first, headers)) {
-        return log(s, EwsOutcomes.classify(first, headers, false));
-      }
-      // 401 invalid_token: the request was not processed, so retrying cannot send twice
-      tokens.invalidate(token);
-      try {
-        token = token();
-      } catch (TokenException e) {
-        return log(s, e.toOutcome());
-      }
-      try {
-        createItem(svc, token, s.mailbox(), mime, bcc);
-        return Outcome.success();
-      } catch (Exception second) {
-        return log(s, EwsOutcomes.classify(second, svc.getHttpResponseHeaders(), true));
-      }
+    Outcome first = attempt.send(token, false);
+    if (first != null) {
+      return log(s, first);
     }
+    // 401 invalid_token: the request was not processed, so retrying cannot send twice
+    tokens.invalidate(token);
+    try {
+      token = token();
+    } catch (TokenException e) {
+      return log(s, e.toOutcome());
+    }
+    return log(s, attempt.send(token, true));
   }
 
   private Outcome log(Submission s, Outcome o) {
@@ -212,6 +282,11 @@ public final class EwsTransport implements Transport {
       } catch (RuntimeException e) {
         LOG.debug("closing an ExchangeService failed", e);
       }
+    }
+    try {
+      streaming.close();
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("closing the streaming EWS client failed", e);
     }
   }
 }

@@ -48,6 +48,11 @@ public final class MailboxResolver {
     }
   }
 
+  /** Whether {@link #resolve} reads the message's headers (FROM_HEADER); else they may be null. */
+  public boolean needsHeaders() {
+    return sender.mode() == Settings.SenderMode.FROM_HEADER;
+  }
+
   /**
    * @param headers the message's top-level headers; only read in FROM_HEADER mode (may be null otherwise)
    */

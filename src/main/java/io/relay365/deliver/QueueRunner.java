@@ -245,6 +245,11 @@ public final class QueueRunner {
       enqueue(e);
       return;
     }
+    if (!resolver.needsHeaders()) {
+      // the envelope is enough (sender.mode envelope, map, fixed): no file to read, no worker to wait for
+      resolved(e, resolver.resolve(e.env, null));
+      return;
+    }
     e.resolving = true;
     vertx.executeBlocking(() -> resolver.resolve(e.env, MessageHeaders.read(spool.messageFile(e.env.id()))), false)
         .onComplete(ar -> {
@@ -260,16 +265,20 @@ public final class QueueRunner {
             unreadable(e, ar.cause());
             return;
           }
-          if (!ar.result().resolved()) {
-            e.inFlight = true; // settle() expects it; nothing was sent
-            inFlight++;
-            settle(e, null, ar.result().failure(), 0);
-            return;
-          }
-          e.mailbox = ar.result().mailbox();
-          enqueue(e);
+          resolved(e, ar.result());
           pump();
         });
+  }
+
+  private void resolved(Entry e, MailboxResolver.Resolution r) {
+    if (!r.resolved()) {
+      e.inFlight = true; // settle() expects it; nothing was sent
+      inFlight++;
+      settle(e, null, r.failure(), 0);
+      return;
+    }
+    e.mailbox = r.mailbox();
+    enqueue(e);
   }
 
   private void enqueue(Entry e) {

@@ -45,7 +45,7 @@ final class Verbs {
     add(handler, door, new Auth(door, library.get("AUTH")), true);
     add(handler, door, new Mail(door), true);
     add(handler, door, new Rcpt(door), true);
-    add(handler, door, library.get("DATA"), true); // SpoolingHandler calls noteEarlyTalker
+    add(handler, door, new Data(library.get("DATA")), true); // SpoolingHandler calls noteEarlyTalker
     for (String v : List.of("HELP", "VRFY", "EXPN")) {
       add(handler, door, library.get(v), true);
     }
@@ -113,6 +113,63 @@ final class Verbs {
     @Override
     public String getName() {
       return inner.getName();
+    }
+  }
+
+  /**
+   * DATA as the library's DataCommand (same replies, same order, same reset), reading the message with
+   * {@link DataStream}: the same bytes, a block at a time instead of byte by byte.
+   */
+  static final class Data implements Command {
+    private final Command library;
+
+    Data(Command library) {
+      this.library = library;
+    }
+
+    @Override
+    public void execute(String line, Session sess) throws IOException, DropConnectionException {
+      if (!(sess.getRawInput() instanceof java.io.BufferedInputStream raw)) {
+        library.execute(line, sess); // not the library version this was written against: its own reader
+        return;
+      }
+      if (!sess.isMailTransactionInProgress()) {
+        sess.sendResponse("503 5.5.1 Error: need MAIL command");
+        return;
+      } else if (sess.getRecipientCount() == 0) {
+        sess.sendResponse("503 Error: need RCPT command");
+        return;
+      }
+      sess.sendResponse("354 End data with <CR><LF>.<CR><LF>");
+      java.io.InputStream stream = new DataStream(raw);
+      String dataMessage;
+      try {
+        dataMessage = sess.getMessageHandler().data(stream);
+        // as the library: whatever the handler left is read to the end of data
+        byte[] rest = new byte[8192];
+        while (stream.read(rest, 0, rest.length) != -1) {
+          // drained
+        }
+      } catch (RejectException ex) {
+        sess.sendResponse(ex.getErrorResponse());
+        return;
+      }
+      if (dataMessage != null) {
+        sess.sendResponse(org.subethamail.smtp.internal.util.SMTPResponseHelper.buildResponse("250", dataMessage));
+      } else {
+        sess.sendResponse("250 Ok");
+      }
+      sess.resetMailTransaction();
+    }
+
+    @Override
+    public HelpMessage getHelp() throws org.subethamail.smtp.internal.server.CommandException {
+      return library.getHelp();
+    }
+
+    @Override
+    public String getName() {
+      return "DATA";
     }
   }
 

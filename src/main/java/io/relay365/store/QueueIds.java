@@ -31,8 +31,11 @@ final class QueueIds {
       id[i] = ALPHABET.charAt((int) (t & 31));
       t >>>= 5;
     }
+    // one call to the (synchronized, syscall-backed) SecureRandom per id, not one per character
+    byte[] r = new byte[LENGTH - TIME_CHARS];
+    random.nextBytes(r);
     for (int i = TIME_CHARS; i < LENGTH; i++) {
-      id[i] = ALPHABET.charAt(random.nextInt(32));
+      id[i] = ALPHABET.charAt(r[i - TIME_CHARS] & 31);
     }
     return new String(id);
   }
@@ -40,8 +43,10 @@ final class QueueIds {
   /** Random suffix in the same alphabet (Message-ID local parts, unique temp names). */
   String random(int length) {
     char[] s = new char[length];
+    byte[] r = new byte[length];
+    random.nextBytes(r);
     for (int i = 0; i < length; i++) {
-      s[i] = ALPHABET.charAt(random.nextInt(32));
+      s[i] = ALPHABET.charAt(r[i] & 31);
     }
     return new String(s);
   }

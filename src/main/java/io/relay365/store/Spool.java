@@ -60,6 +60,7 @@ public final class Spool {
   private final boolean readOnly;
   private final QueueIds ids = new QueueIds();
   private final AtomicInteger size = new AtomicInteger();
+  private volatile java.nio.file.FileStore store;
 
   private Spool(Path dir, FileOps ops) {
     this(dir, ops, false);
@@ -452,7 +453,13 @@ public final class Spool {
 
   /** Bytes free for the relay on the spool's filesystem (for back-pressure). */
   public long usableSpace() throws IOException {
-    return Files.getFileStore(queue).getUsableSpace();
+    java.nio.file.FileStore fs = store;
+    if (fs == null) {
+      // looked up once: finding the FileStore parses /proc/mounts, and this runs at every MAIL FROM
+      fs = Files.getFileStore(queue);
+      store = fs;
+    }
+    return fs.getUsableSpace();
   }
 
   private static String oneLine(String s) {

@@ -166,4 +166,86 @@ class EwsOutcomesTest {
     assertThat(o.kind()).isEqualTo(Kind.TRANSIENT);
     assertThat(o.code()).isEqualTo("IllegalStateException");
   }
+
+  // ---- replies to the streamed CreateItem (EwsReply + fromReply): the same rows as the exceptions above ----
+
+  private static final String SOAP = "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\">"
+      + "<s:Header/><s:Body><m:CreateItemResponse xmlns:m=\"m\" xmlns:t=\"t\"><m:ResponseMessages>";
+
+  private static Outcome reply(int status, String body, Map<String, String> headers, boolean afterFresh) {
+    return EwsOutcomes.fromReply(status, headers, EwsReply.parse(body.getBytes(java.nio.charset.StandardCharsets.UTF_8)),
+        afterFresh);
+  }
+
+  @Test
+  void successAndWarningRepliesAreDelivered() {
+    assertThat(reply(200, SOAP + "<m:CreateItemResponseMessage ResponseClass=\"Success\"><m:ResponseCode>NoError"
+        + "</m:ResponseCode><m:Items/></m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse>"
+        + "</s:Body></s:Envelope>", Map.of(), false).kind()).isEqualTo(Kind.DELIVERED);
+    assertThat(reply(200, SOAP + "<m:CreateItemResponseMessage ResponseClass=\"Warning\"><m:MessageText>w"
+        + "</m:MessageText><m:ResponseCode>ErrorBatchProcessingStopped</m:ResponseCode><m:Items/>"
+        + "</m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>",
+        Map.of(), false).kind()).isEqualTo(Kind.DELIVERED);
+  }
+
+  @Test
+  void anErrorReplyInsideHttp200IsItsResponseCodeWithTheBackOff() {
+    Outcome o = reply(200, SOAP + "<m:CreateItemResponseMessage ResponseClass=\"Error\"><m:MessageText>The server"
+        + " cannot service this request right now.</m:MessageText><m:ResponseCode>ErrorServerBusy</m:ResponseCode>"
+        + "<m:DescriptiveLinkKey>0</m:DescriptiveLinkKey><m:MessageXml><t:Value Name=\"BackOffMilliseconds\">"
+        + "30000</t:Value></m:MessageXml><m:Items/></m:CreateItemResponseMessage></m:ResponseMessages>"
+        + "</m:CreateItemResponse></s:Body></s:Envelope>", Map.of(), false);
+    assertThat(o.kind()).isEqualTo(Kind.TRANSIENT);
+    assertThat(o.code()).isEqualTo("ErrorServerBusy");
+    assertThat(o.retryAfter()).isEqualTo(Duration.ofSeconds(30));
+    assertThat(o.detail()).contains("cannot service");
+    Outcome denied = reply(200, SOAP + "<m:CreateItemResponseMessage ResponseClass=\"Error\"><m:MessageText>no"
+        + "</m:MessageText><m:ResponseCode>ErrorSendAsDenied</m:ResponseCode><m:Items/>"
+        + "</m:CreateItemResponseMessage></m:ResponseMessages></m:CreateItemResponse></s:Body></s:Envelope>",
+        Map.of(), false);
+    assertThat(denied.kind()).isEqualTo(Kind.CONFIGURATION);
+    assertThat(denied.scope()).isEqualTo(Outcome.Scope.MAILBOX);
+  }
+
+  @Test
+  void aSoapFaultIn500IsItsResponseCodeAndA500WithoutOneIsTransient() {
+    Outcome o = reply(500, "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><s:Fault>"
+        + "<faultcode xmlns:a=\"t\">a:ErrorServerBusy</faultcode><faultstring xml:lang=\"en-US\">busy</faultstring>"
+        + "<detail><e:ResponseCode xmlns:e=\"e\">ErrorServerBusy</e:ResponseCode><e:Message xmlns:e=\"e\">The"
+        + " server cannot service this request right now.</e:Message><t:MessageXml xmlns:t=\"t\"><t:Value"
+        + " Name=\"BackOffMilliseconds\">297749</t:Value></t:MessageXml></detail></s:Fault></s:Body></s:Envelope>",
+        Map.of(), false);
+    assertThat(o.code()).isEqualTo("ErrorServerBusy");
+    assertThat(o.retryAfter()).isEqualTo(Duration.ofMillis(297749));
+    Outcome nonExistent = reply(500, "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body>"
+        + "<s:Fault><faultcode>a:ErrorNonExistentMailbox</faultcode><faultstring>x</faultstring><detail>"
+        + "<e:ResponseCode xmlns:e=\"e\">ErrorNonExistentMailbox</e:ResponseCode></detail></s:Fault></s:Body>"
+        + "</s:Envelope>", Map.of(), false);
+    assertThat(nonExistent.kind()).isEqualTo(Kind.CONFIGURATION);
+    Outcome bare = reply(500, "", Map.of(), false);
+    assertThat(bare.kind()).isEqualTo(Kind.TRANSIENT);
+    assertThat(bare.code()).isEqualTo("HTTP 500");
+  }
+
+  @Test
+  void aHttp200ThatIsNotSoapIsTransient() {
+    Outcome o = reply(200, "<html>proxy login</html>", Map.of(), false);
+    assertThat(o.kind()).isEqualTo(Kind.TRANSIENT);
+    assertThat(o.code()).isEqualTo("bad-reply");
+  }
+
+  @Test
+  void statusesWithoutSoapBodyAreClassifiedByStatusAsBefore() {
+    Map<String, String> noPermission = Map.of("x-ms-diagnostics", "2000008;reason=\"The token contains no"
+        + " permissions, or permissions can not be understood.\"");
+    assertThat(EwsOutcomes.tokenRejected(401, Map.of("x-ms-diagnostics", "2000001;reason=\"x\""))).isTrue();
+    assertThat(EwsOutcomes.tokenRejected(401, noPermission)).isFalse();
+    assertThat(EwsOutcomes.tokenRejected(403, Map.of())).isFalse();
+    assertThat(reply(401, "", noPermission, false).kind()).isEqualTo(Kind.CONFIGURATION);
+    assertThat(reply(401, "", Map.of(), true).kind()).as("again after a fresh token").isEqualTo(Kind.CONFIGURATION);
+    assertThat(reply(403, "", Map.of(), false).kind()).isEqualTo(Kind.CONFIGURATION);
+    Outcome unavailable = reply(503, "", Map.of("Retry-After", "30"), false);
+    assertThat(unavailable.kind()).isEqualTo(Kind.TRANSIENT);
+    assertThat(unavailable.retryAfter()).isEqualTo(Duration.ofSeconds(30));
+  }
 }

@@ -107,9 +107,14 @@ class EwsTransportTest {
     }
   }
 
+  /** Messages above this go as the streamed CreateItem; here every one goes through ews-java-api. */
+  long streamAbove() {
+    return EwsTransport.STREAM_ABOVE;
+  }
+
   private EwsTransport transport(Settings.Disposition disposition, Path trust) throws Exception {
     return new EwsTransport(vertx, new Settings.Ews(fake.url(), disposition, 2, Duration.ofSeconds(10)), tokens,
-        trust);
+        trust, streamAbove());
   }
 
   private Submission submission() {
