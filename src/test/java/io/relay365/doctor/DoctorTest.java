@@ -5,10 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.relay365.config.Settings;
 import io.relay365.config.SettingsLoader;
 import io.relay365.doctor.Check.Status;
-import io.relay365.sandbox.Sandbox;
-import io.relay365.sandbox.SandboxOptions;
 import io.relay365.tls.CertificateAuthority;
-import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.net.ServerSocket;
 import java.nio.file.Files;
@@ -18,54 +15,17 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDate;
 import java.time.ZoneOffset;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The doctor against the sandbox playing each failure an administrator meets when setting up the
  * Microsoft side: every test checks that the explanation names the cause and the README step.
  */
-class DoctorTest {
-  static final String GOOD = "scanner@contoso.example";
-  static final String OTHER = "fax@contoso.example";
-
-  @TempDir
-  static Path dir;
-  static Vertx vertx;
-  static Sandbox sandbox;
-  static Path fragment;
-
-  final Map<String, String> env = new HashMap<>();
-
-  @BeforeAll
-  static void startSandbox() throws Exception {
-    vertx = Vertx.vertx();
-    sandbox = Sandbox.start(vertx, new SandboxOptions().dataDir(dir.resolve("sandbox"))).await(60, TimeUnit.SECONDS);
-    fragment = sandbox.writeRelayConfig();
-  }
-
-  @AfterAll
-  static void stop() throws Exception {
-    sandbox.close().await(10, TimeUnit.SECONDS);
-    vertx.close().await(10, TimeUnit.SECONDS);
-  }
-
-  @BeforeEach
-  void reset() {
-    sandbox.faults().reset();
-    env.put("RELAY365_SPOOL_DIR", dir.resolve("spool").toString());
-  }
-
-  Report doctor(String... mailboxes) throws Exception {
-    Settings s = SettingsLoader.load(fragment, env);
-    return new Doctor(s, List.of(mailboxes), Clock.systemUTC()).run();
+class DoctorTest extends DoctorFixture {
+  @Override
+  String transport() {
+    return "ews";
   }
 
   @Test
