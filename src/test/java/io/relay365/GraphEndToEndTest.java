@@ -9,7 +9,6 @@ import jakarta.mail.BodyPart;
 import jakarta.mail.Message;
 import jakarta.mail.Multipart;
 import jakarta.mail.Session;
-import jakarta.mail.Transport;
 import jakarta.mail.internet.InternetAddress;
 import jakarta.mail.internet.MimeBodyPart;
 import jakarta.mail.internet.MimeMessage;
@@ -52,20 +51,6 @@ class GraphEndToEndTest {
     return h.startSandbox().startRelay();
   }
 
-  static void send(int port, MimeMessage msg, String... rcpts) throws Exception {
-    Properties p = new Properties();
-    p.put("mail.smtp.host", "127.0.0.1");
-    p.put("mail.smtp.port", String.valueOf(port));
-    InternetAddress[] to = new InternetAddress[rcpts.length];
-    for (int i = 0; i < rcpts.length; i++) {
-      to[i] = new InternetAddress(rcpts[i]);
-    }
-    try (Transport t = Session.getInstance(p).getTransport("smtp")) {
-      t.connect();
-      t.sendMessage(msg, to);
-    }
-  }
-
   @Test
   void realClientMultipartMessageArrivesOnceUnchangedWithTheHiddenRecipientInBccOnly() throws Exception {
     graphRelay();
@@ -74,7 +59,7 @@ class GraphEndToEndTest {
     msg.writeTo(sent);
 
     // the hidden recipient first: nothing the relay adds may name it
-    send(h.smtpPort(), msg, "hidden@partner.example", "alice@contoso.example");
+    h.send(msg, "hidden@partner.example", "alice@contoso.example");
 
     await().atMost(Duration.ofSeconds(30)).until(() -> !h.sandbox.received().isEmpty());
     await().atMost(Duration.ofSeconds(10)).until(() -> h.relay.spool().size() == 0);
@@ -112,7 +97,7 @@ class GraphEndToEndTest {
     msg.setContent(new MimeMultipart(text, scan));
     msg.saveChanges();
 
-    send(h.smtpPort(), msg, "alice@contoso.example", "archive@partner.example");
+    h.send(msg, "alice@contoso.example", "archive@partner.example");
 
     await().atMost(Duration.ofSeconds(90)).until(() -> !h.sandbox.received().isEmpty());
     await().atMost(Duration.ofSeconds(10)).until(() -> h.relay.spool().size() == 0);
@@ -170,7 +155,7 @@ class GraphEndToEndTest {
     scan.setFileName("scan.pdf");
     big.setContent(new MimeMultipart(scan));
     big.saveChanges();
-    send(h.smtpPort(), big, "alice@contoso.example");
+    h.send(big, "alice@contoso.example");
     String alert = "messages:ErrorAccessDenied";
     await().atMost(Duration.ofSeconds(30)).until(() -> h.relay.status().alerts().stream()
         .anyMatch(a -> a.key().equals(alert) && a.text().contains("Mail.ReadWrite")));
@@ -180,7 +165,7 @@ class GraphEndToEndTest {
     small.setRecipient(Message.RecipientType.TO, new InternetAddress("alice@contoso.example"));
     small.setSubject("small page");
     small.setText("one page");
-    send(h.smtpPort(), small, "alice@contoso.example");
+    h.send(small, "alice@contoso.example");
     await().atMost(Duration.ofSeconds(30)).until(() -> h.sandbox.received().size() == 1);
     assertThat(h.sandbox.received().get(0).subject()).isEqualTo("small page");
     assertThat(h.relay.spool().size()).as("the scan still waits").isEqualTo(1);

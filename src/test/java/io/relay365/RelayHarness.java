@@ -76,6 +76,21 @@ final class RelayHarness implements AutoCloseable {
     return relay.smtpPort();
   }
 
+  /** Sends {@code msg} through the relay with a real client (Jakarta Mail), to these envelope recipients. */
+  void send(jakarta.mail.internet.MimeMessage msg, String... rcpts) throws Exception {
+    java.util.Properties p = new java.util.Properties();
+    p.put("mail.smtp.host", "127.0.0.1");
+    p.put("mail.smtp.port", String.valueOf(smtpPort()));
+    jakarta.mail.internet.InternetAddress[] to = new jakarta.mail.internet.InternetAddress[rcpts.length];
+    for (int i = 0; i < rcpts.length; i++) {
+      to[i] = new jakarta.mail.internet.InternetAddress(rcpts[i]);
+    }
+    try (jakarta.mail.Transport t = jakarta.mail.Session.getInstance(p).getTransport("smtp")) {
+      t.connect();
+      t.sendMessage(msg, to);
+    }
+  }
+
   /**
    * Devices at once: {@code connections} parallel SMTP sessions, session c sending {@code each} small messages
    * from dev&lt;c&gt;@contoso.example to alice@contoso.example (one sender per session, so Exchange's 30 a

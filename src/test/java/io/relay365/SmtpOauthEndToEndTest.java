@@ -4,16 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import io.relay365.sandbox.ReceivedMessage;
-import jakarta.mail.Session;
-import jakarta.mail.Transport;
-import jakarta.mail.internet.InternetAddress;
 import jakarta.mail.internet.MimeMessage;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.Properties;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,14 +45,7 @@ class SmtpOauthEndToEndTest {
     ByteArrayOutputStream sent = new ByteArrayOutputStream();
     msg.writeTo(sent);
 
-    Properties p = new Properties();
-    p.put("mail.smtp.host", "127.0.0.1");
-    p.put("mail.smtp.port", String.valueOf(h.smtpPort()));
-    try (Transport t = Session.getInstance(p).getTransport("smtp")) {
-      t.connect();
-      t.sendMessage(msg, new InternetAddress[] {
-          new InternetAddress("hidden@partner.example"), new InternetAddress("alice@contoso.example")});
-    }
+    h.send(msg, "hidden@partner.example", "alice@contoso.example");
 
     await().atMost(Duration.ofSeconds(30)).until(() -> !h.sandbox.received().isEmpty());
     await().atMost(Duration.ofSeconds(10)).until(() -> h.relay.spool().size() == 0);

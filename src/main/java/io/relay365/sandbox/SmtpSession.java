@@ -399,7 +399,11 @@ final class SmtpSession {
     return true;
   }
 
-  private boolean rcpt(String arg) throws IOException {
+  /**
+   * RCPT and DATA need TLS, an authenticated user and a MAIL FROM, checked in that order (as for MAIL):
+   * replies with the first that is missing and returns true, else false.
+   */
+  private boolean refusedOutsideTransaction() throws IOException {
     if (!tls) {
       reply("530 5.7.0 Must issue a STARTTLS command first"); // GUESS: exact text
       return true;
@@ -410,6 +414,13 @@ final class SmtpSession {
     }
     if (mailFrom == null) {
       reply("503 5.5.2 Need mail command");
+      return true;
+    }
+    return false;
+  }
+
+  private boolean rcpt(String arg) throws IOException {
+    if (refusedOutsideTransaction()) {
       return true;
     }
     if (injected(Stage.RCPT)) {
@@ -430,16 +441,7 @@ final class SmtpSession {
   }
 
   private boolean data() throws IOException {
-    if (!tls) {
-      reply("530 5.7.0 Must issue a STARTTLS command first"); // GUESS: exact text
-      return true;
-    }
-    if (user == null) {
-      reply("530 5.7.57 Client not authenticated to send mail. [" + HOST + "]");
-      return true;
-    }
-    if (mailFrom == null) {
-      reply("503 5.5.2 Need mail command");
+    if (refusedOutsideTransaction()) {
       return true;
     }
     if (rcpts.isEmpty()) {
