@@ -62,6 +62,27 @@ public final class EwsTransport implements Transport {
    */
   static final long STREAM_ABOVE = 8L * 1024 * 1024;
 
+  static {
+    pinStaxFactories();
+  }
+
+  /**
+   * ews-java-api calls {@code XMLOutputFactory.newInstance()} and {@code XMLInputFactory.newInstance()} for
+   * every request. Without a system property naming the implementation, each call runs the JAXP lookup,
+   * which ends in a ServiceLoader scan of every jar on the class path: profiling the Postfix comparison put
+   * it among the relay's hottest paths. No other StAX implementation is on our class path, so naming the
+   * JDK's own (what the lookup would find anyway) changes nothing but the cost. An operator's own setting
+   * is kept.
+   */
+  static void pinStaxFactories() {
+    System.getProperties().putIfAbsent("javax.xml.stream.XMLOutputFactory",
+        "com.sun.xml.internal.stream.XMLOutputFactoryImpl");
+    System.getProperties().putIfAbsent("javax.xml.stream.XMLInputFactory",
+        "com.sun.xml.internal.stream.XMLInputFactoryImpl");
+    System.getProperties().putIfAbsent("javax.xml.stream.XMLEventFactory",
+        "com.sun.xml.internal.stream.events.XMLEventFactoryImpl");
+  }
+
   private final Settings.Ews ews;
   private final TokenCache tokens;
   private final URI url;
