@@ -8,6 +8,8 @@ import java.security.PrivateKey;
 import java.security.PublicKey;
 import java.security.Signature;
 import java.util.Base64;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 /** A compact JWS (RFC 7515) split into its parts; only RS256 (RFC 7518 3.3) is produced or verified. */
 record Jwt(JsonObject header, JsonObject claims, String signingInput, byte[] signature) {
@@ -51,15 +53,34 @@ record Jwt(JsonObject header, JsonObject claims, String signingInput, byte[] sig
     if (!"RS256".equals(header.getValue("alg"))) {
       return false; // never "none", never an algorithm the key was not meant for
     }
+    // The same token comes with every request for an hour; the RSA check of one exact string with one key
+    // always gives the same answer, so a token that verified once is remembered (by its whole text, never
+    // a hash of it). Expiry, audience and tenant are still checked on every request by the callers.
+    Verified seen = new Verified(key, signingInput, Base64.getUrlEncoder().encodeToString(signature));
+    if (VERIFIED.containsKey(seen)) {
+      return true;
+    }
     try {
       Signature s = Signature.getInstance("SHA256withRSA");
       s.initVerify(key);
       s.update(signingInput.getBytes(StandardCharsets.US_ASCII));
-      return s.verify(signature);
+      if (!s.verify(signature)) {
+        return false;
+      }
     } catch (GeneralSecurityException e) {
       return false;
     }
+    if (VERIFIED.size() >= VERIFIED_MAX) {
+      VERIFIED.clear(); // bounded: a test that mints thousands of tokens costs only re-verification
+    }
+    VERIFIED.put(seen, Boolean.TRUE);
+    return true;
   }
+
+  private record Verified(PublicKey key, String signingInput, String signature) {}
+
+  private static final int VERIFIED_MAX = 1024;
+  private static final Map<Verified, Boolean> VERIFIED = new ConcurrentHashMap<>();
 
   /** A numeric date claim (RFC 7519 2), or null if absent or not a number. */
   Long numericDate(String name) {
