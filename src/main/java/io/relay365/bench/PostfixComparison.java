@@ -18,8 +18,8 @@ import java.util.Map;
  *
  * <pre>
  *   java -cp target/relay365.jar io.relay365.bench.PostfixComparison [--messages 5000] [--sessions 16]
- *        [--size 10240] [--latency-messages 1000] [--warmup 1000] [--relay-heap 512m] [--dir DIR] [--keep]
- *        [--deliver-timeout 1800]
+ *        [--size 10240] [--latency-messages 1000] [--warmup 1000] [--warmup-rounds 10] [--relay-heap 512m]
+ *        [--dir DIR] [--keep] [--deliver-timeout 1800]
  * </pre>
  *
  * Exit status: 0 with figures (whatever they are); {@link Bench#BROKEN} if relay365 died or did not deliver
@@ -37,8 +37,11 @@ import java.util.Map;
  * enforces Exchange's 27 concurrent requests per mailbox. smtp.max-connections-per-client is raised
  * to max-connections, since every session comes from 127.0.0.1.
  *
- * <p>For each system: a warm-up of {@code --warmup} messages (not counted: the JVM compiles its hot code
- * then), then smtp-source sends {@code --messages} messages; <i>accepted/s</i> counts until smtp-source has
+ * <p>For each system: a warm-up of {@code --warmup} messages, not counted. relay365 is a daemon that runs
+ * for weeks, so it is measured as it runs then, with its hot code compiled: warm-up rounds repeat (up to
+ * {@code --warmup-rounds}) until the JIT compiler threads of the relay and the sandbox take less than
+ * {@link #STEADY} of their CPU in a round; the share they still took while measured is printed. Then
+ * smtp-source sends {@code --messages} messages; <i>accepted/s</i> counts until smtp-source has
  * its last 250 (and exits), <i>end-to-end/s</i> until the sink (sandbox) has every one. Then our own
  * client ({@link SmtpProbe}) times DATA-to-250 on a separate sample, with one session and with
  * {@code --sessions} sessions. Peak memory: relay365's VmHWM; Postfix's largest sum of VmRSS over its
@@ -47,12 +50,15 @@ import java.util.Map;
 public final class PostfixComparison {
   private static final String FROM = "scanner@contoso.example";
   private static final String TO = "alice@example.com";
+  /** Warm-up ends when JIT compilation takes less than this share of the JVMs' CPU in a round. */
+  static final double STEADY = 0.10;
 
   private int messages = 5000;
   private int sessions = 16;
   private int size = 10240;
   private int latencyMessages = -1;
   private int warmup = -1;
+  private int warmupRounds = 10;
   private String relayHeap = "512m";
   private Path dir;
   private boolean keep;
@@ -62,6 +68,7 @@ public final class PostfixComparison {
   private Path relayJar;
   private Duration deliverTimeout = Duration.ofMinutes(30);
   private final List<String> relayJvm = new ArrayList<>();
+  private final List<String> sandboxJvm = new ArrayList<>();
   private final Map<String, String> relayEnv = new LinkedHashMap<>();
 
   /** One system's figures. */
@@ -77,8 +84,10 @@ public final class PostfixComparison {
         case "--size" -> c.size = Integer.parseInt(args[++i]);
         case "--latency-messages" -> c.latencyMessages = Integer.parseInt(args[++i]);
         case "--warmup" -> c.warmup = Integer.parseInt(args[++i]);
+        case "--warmup-rounds" -> c.warmupRounds = Math.max(1, Integer.parseInt(args[++i]));
         case "--relay-heap" -> c.relayHeap = args[++i];
         case "--relay-jvm" -> c.relayJvm.add(args[++i]);
+        case "--sandbox-jvm" -> c.sandboxJvm.add(args[++i]);
         case "--relay-env" -> {
           String[] kv = args[++i].split("=", 2);
           c.relayEnv.put(kv[0], kv[1]);
@@ -92,8 +101,9 @@ public final class PostfixComparison {
         case "--deliver-timeout" -> c.deliverTimeout = Duration.ofSeconds(Long.parseLong(args[++i]));
         default -> {
           System.err.println("usage: PostfixComparison [--messages 5000] [--sessions 16] [--size 10240]"
-              + " [--latency-messages N] [--warmup N] [--relay-heap 512m] [--dir DIR] [--keep]"
+              + " [--latency-messages N] [--warmup N] [--warmup-rounds 10] [--relay-heap 512m] [--dir DIR] [--keep]"
               + " [--only postfix|relay365] [--relay-jar JAR] [--relay-env KEY=VALUE] [--relay-jvm OPTION]"
+              + " [--sandbox-jvm OPTION]"
               + " [--deliver-timeout SECONDS]");
           System.exit(64);
         }
@@ -192,7 +202,8 @@ public final class PostfixComparison {
         + ") delivering to relay365 sandbox (separate process, no added latency)");
     Files.createDirectories(work);
     Path sandboxDir = RelayProcesses.sandboxDir(work);
-    try (SandboxProcess sandbox = SandboxProcess.start(relayJar, sandboxDir, "2g", work.resolve("sandbox.log"))) {
+    try (SandboxProcess sandbox = SandboxProcess.start(relayJar, sandboxDir, "2g", work.resolve("sandbox.log"),
+        sandboxJvm)) {
       Map<String, String> env = new LinkedHashMap<>();
       env.put("RELAY365_SPOOL_DIR", work.resolve("spool").toString());
       env.put("RELAY365_SMTP_HOSTNAME", "relay.bench.test");
@@ -219,7 +230,8 @@ public final class PostfixComparison {
             } catch (IOException | InterruptedException e) {
               return -1;
             }
-          }, () -> ProcStats.cpuSeconds(relay.pid()), () -> ProcStats.peakRss(relay.pid()));
+          }, () -> ProcStats.cpuSeconds(relay.pid()), () -> ProcStats.peakRss(relay.pid()),
+              new Jit(relay.pid(), sandbox.pid()));
         } catch (Exception e) {
           if (!relay.alive()) {
             throw new Bench.Broken("relay365 died during the run (" + e.getMessage() + "); see "
@@ -249,16 +261,53 @@ public final class PostfixComparison {
     double get();
   }
 
-  private Figures measure(String name, int port, Counter delivered, Sampler cpu, Counter peakRss)
+  /**
+   * CPU of the relay's and the sandbox's JVMs and of their JIT compiler threads, to tell when their hot code
+   * is compiled. A sample is {relay, relay's compilers, sandbox, sandbox's compilers} in CPU seconds.
+   */
+  record Jit(long relay, long sandbox) {
+    double[] sample() {
+      return new double[] {Math.max(0, ProcStats.cpuSeconds(relay)), ProcStats.compilerCpuSeconds(relay),
+          Math.max(0, ProcStats.cpuSeconds(sandbox)), ProcStats.compilerCpuSeconds(sandbox)};
+    }
+
+    /** The compilers' share of both JVMs' CPU between two samples. */
+    static double share(double[] from, double[] to) {
+      double all = to[0] - from[0] + to[2] - from[2];
+      return all <= 0 ? 0 : (to[1] - from[1] + to[3] - from[3]) / all;
+    }
+
+    static String describe(double[] from, double[] to) {
+      return String.format(Locale.ROOT, "relay %.1f CPU s (JIT %.1f), sandbox %.1f CPU s (JIT %.1f)",
+          to[0] - from[0], to[1] - from[1], to[2] - from[2], to[3] - from[3]);
+    }
+  }
+
+  private Figures measure(String name, int port, Counter delivered, Sampler cpu, Counter peakRss) throws Exception {
+    return measure(name, port, delivered, cpu, peakRss, null);
+  }
+
+  private Figures measure(String name, int port, Counter delivered, Sampler cpu, Counter peakRss, Jit jit)
       throws Exception {
     long expected = 0;
-    if (warmup > 0) {
+    for (int round = 1; warmup > 0; round++) {
+      double[] before = jit == null ? null : jit.sample();
       PrivatePostfix.smtpSource(port, sessions, warmup, size, FROM, TO);
       expected += warmup;
       if (!acceptOnly) {
         awaitDelivered(name, delivered, expected);
       }
+      if (jit == null) {
+        break;
+      }
+      double share = Jit.share(before, jit.sample());
+      System.out.printf(Locale.ROOT, "   %s: warm-up round %d (%d messages): JIT compilers took %.0f%% of the CPU%n",
+          name, round, warmup, share * 100);
+      if (share < STEADY || round >= warmupRounds) {
+        break;
+      }
     }
+    double[] jit0 = jit == null ? null : jit.sample();
     double cpu0 = cpu.get();
     long t0 = System.nanoTime();
     double accept = PrivatePostfix.smtpSource(port, sessions, messages, size, FROM, TO);
@@ -274,6 +323,11 @@ public final class PostfixComparison {
     double cpuUsed = cpu.get() - cpu0;
     System.out.printf(Locale.ROOT, "   %s: %d accepted in %.2f s, all delivered after %.2f s (%.1f CPU s)%n", name,
         messages, accept, endToEnd, cpuUsed);
+    if (jit != null) {
+      double[] jit1 = jit.sample();
+      System.out.printf(Locale.ROOT, "   %s: while measured: %s; JIT compilers %.0f%% of it%n", name,
+          Jit.describe(jit0, jit1), Jit.share(jit0, jit1) * 100);
+    }
 
     SmtpProbe.Result one = SmtpProbe.run(port, 1, Math.max(1, latencyMessages / 4), size, FROM, TO);
     long p0 = System.nanoTime();
@@ -323,6 +377,8 @@ public final class PostfixComparison {
         + " peak of the summed VmRSS of master + children (sampled every 20 ms).");
     System.out.println("relay365: -Xmx" + relayHeap + ", 250 after message + envelope + directory entries are"
         + " fsynced; memory = VmHWM of the JVM; CPU excludes the sandbox.");
+    System.out.println("Warm-up: " + warmup + " messages each; relay365 repeats it (at most " + warmupRounds
+        + " rounds) until the JIT compilers take under " + Math.round(STEADY * 100) + "% of its and the sandbox's CPU.");
     System.out.println("Latency: our client, dot-to-250 per message, a new connection per message; the "
         + sessions + "-session sample runs right after the 1-session one.");
   }

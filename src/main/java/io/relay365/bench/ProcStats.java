@@ -106,6 +106,32 @@ final class ProcStats {
     }
   }
 
+  /**
+   * CPU seconds spent so far by a JVM's JIT compiler threads (HotSpot names them "C1 CompilerThreadN" and
+   * "C2 CompilerThreadN"; /proc keeps the first 15 characters of a thread's name); 0 if it is gone.
+   */
+  static double compilerCpuSeconds(long pid) {
+    long ticks = 0;
+    try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc", Long.toString(pid), "task"))) {
+      for (Path t : tasks) {
+        try {
+          String comm = Files.readString(t.resolve("comm"), StandardCharsets.US_ASCII).strip();
+          if (!comm.startsWith("C1 CompilerThre") && !comm.startsWith("C2 CompilerThre")) {
+            continue;
+          }
+          String stat = Files.readString(t.resolve("stat"), StandardCharsets.US_ASCII);
+          String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+          ticks += Long.parseLong(f[11]) + Long.parseLong(f[12]);
+        } catch (IOException | RuntimeException e) {
+          // the thread ended meanwhile
+        }
+      }
+    } catch (IOException e) {
+      return 0;
+    }
+    return ticks / 100.0;
+  }
+
   /** CPU seconds of a whole tree (live processes, plus what the live ones reaped). */
   static double treeCpuSeconds(long root) {
     double sum = 0;

@@ -48,9 +48,17 @@ final class RelayProcesses {
     }
 
     static SandboxProcess start(Path jar, Path data, String heap, Path log) throws Exception {
+      return start(jar, data, heap, log, List.of());
+    }
+
+    static SandboxProcess start(Path jar, Path data, String heap, Path log, List<String> jvmOptions)
+        throws Exception {
       int port = Bench.freePort();
-      Process p = new ProcessBuilder(Bench.java(), "-Xmx" + heap, "-jar", jar.toString(), "sandbox", "--data",
-          data.toString(), "--port", Integer.toString(port))
+      List<String> cmd = new ArrayList<>(List.of(Bench.java(), "-Xmx" + heap));
+      cmd.addAll(jvmOptions);
+      cmd.addAll(List.of("-jar", jar.toString(), "sandbox", "--data", data.toString(), "--port",
+          Integer.toString(port)));
+      Process p = new ProcessBuilder(cmd)
           .redirectErrorStream(true).redirectOutput(log.toFile()).start();
       // the first start generates the CA and keys (several seconds), then prints "... is running"
       boolean up = Bench.await(() -> {
