@@ -18,6 +18,12 @@ interface FileOps {
   /** Creates a new file for writing; fails if it exists. */
   FileChannel create(Path file) throws IOException;
 
+  /**
+   * Opens an existing file of a recycled entry for writing from its start, emptied (O_TRUNC), so that
+   * nothing of the message it held before can survive behind a shorter new one.
+   */
+  FileChannel reuse(Path file) throws IOException;
+
   /** Writes all of {@code buf}. */
   void write(FileChannel ch, ByteBuffer buf) throws IOException;
 
@@ -37,6 +43,11 @@ interface FileOps {
     @Override
     public FileChannel create(Path file) throws IOException {
       return FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+    }
+
+    @Override
+    public FileChannel reuse(Path file) throws IOException {
+      return FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
     }
 
     @Override

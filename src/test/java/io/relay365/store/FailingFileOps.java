@@ -18,7 +18,7 @@ public final class FailingFileOps implements FileOps {
   private volatile String failOn;
   private int count;
 
-  /** Makes every operation named {@code step} (create, write, force, move, forceDir) fail; null disarms. */
+  /** Makes every operation named {@code step} (create, reuse, write, force, move, forceDir) fail; null disarms. */
   public void failOn(String step) {
     failOn = step;
   }
@@ -49,6 +49,12 @@ public final class FailingFileOps implements FileOps {
   public FileChannel create(Path file) throws IOException {
     step("create", file);
     return REAL.create(file);
+  }
+
+  @Override
+  public FileChannel reuse(Path file) throws IOException {
+    step("reuse", file);
+    return REAL.reuse(file);
   }
 
   @Override

@@ -91,6 +91,93 @@ class SpoolTest {
         .contains("\n  ");
   }
 
+  private static Object inode(Path p) throws IOException {
+    return Files.getAttribute(p, "unix:ino");
+  }
+
+  private static byte[] repeat(String s, int times) {
+    return s.repeat(times).getBytes(UTF_8);
+  }
+
+  /** Recycling: a delivered entry's inodes carry the next message, and nothing of the old one. */
+  @Test
+  void aDeliveredEntryIsEmptiedAndReusedWithNothingOfTheOldMessageLeft() throws IOException {
+    Spool spool = Spool.open(dir);
+    byte[] longOld = repeat("Subject: old secret\r\n\r\nOLD OLD OLD\r\n", 500);
+    Envelope old = put(spool, longOld, "old@example.com", "a@example.com", "b@example.com", "c@example.com");
+    Object oldMessageInode = inode(spool.messageFile(old.id()));
+    Object oldDirInode = inode(spool.messageFile(old.id()).getParent());
+
+    spool.remove(old.id());
+    // emptied at once: a delivered message's bytes do not stay on disk
+    List<Path> parked = list(dir.resolve("free"));
+    assertThat(parked).hasSize(1);
+    assertThat(Files.size(parked.get(0).resolve("message.eml"))).isZero();
+    assertThat(Files.size(parked.get(0).resolve("envelope.json"))).isZero();
+    assertThat(list(dir.resolve("queue"))).isEmpty();
+    assertThat(list(dir.resolve("tmp"))).isEmpty();
+
+    Envelope fresh = put(spool, MESSAGE, "new@example.com", "d@example.com");
+    Path file = spool.messageFile(fresh.id());
+    assertThat(inode(file)).isEqualTo(oldMessageInode);
+    assertThat(inode(file.getParent())).isEqualTo(oldDirInode);
+    assertThat(Files.readAllBytes(file)).isEqualTo(MESSAGE); // shorter than the old one, no tail of it
+    assertThat(spool.read(fresh.id())).contains(fresh);
+    assertThat(Files.readString(file.resolveSibling("envelope.json"))).doesNotContain("old@example.com", "c@example.com");
+    assertThat(list(dir.resolve("free"))).isEmpty();
+    assertThat(spool.queued()).containsExactly(fresh);
+  }
+
+  @Test
+  void parkedEntriesSurviveARestartAndAreWrittenOverEvenIfNotEmptied() throws IOException {
+    Spool spool = Spool.open(dir);
+    spool.remove(put(spool, MESSAGE, "s@example.com", "a@example.com").id());
+    // as if a crash came between the move to free/ and the truncation: junk longer than the next message
+    Path parked = list(dir.resolve("free")).get(0);
+    Files.write(parked.resolve("message.eml"), repeat("JUNK", 1000));
+    Files.write(parked.resolve("envelope.json"), repeat("{JUNK}", 1000));
+
+    Spool again = Spool.open(dir);
+    Envelope e = put(again, MESSAGE, "s@example.com", "a@example.com");
+    assertThat(Files.readAllBytes(again.messageFile(e.id()))).isEqualTo(MESSAGE);
+    assertThat(again.read(e.id())).contains(e);
+    assertThat(list(dir.resolve("free"))).isEmpty();
+  }
+
+  @Test
+  void anEntryWithExtraFilesIsDeletedNotReusedAndFreeIsBounded() throws IOException {
+    Spool spool = Spool.open(dir);
+    Envelope dirty = put(spool, MESSAGE, "s@example.com", "a@example.com");
+    Files.writeString(spool.messageFile(dirty.id()).resolveSibling("envelope.json.tmp"), "left by a crash");
+    spool.remove(dirty.id());
+    assertThat(list(dir.resolve("free"))).isEmpty();
+
+    List<Envelope> many = new ArrayList<>();
+    for (int i = 0; i < Spool.FREE_ENTRIES + 5; i++) {
+      many.add(put(spool, MESSAGE, "s@example.com", "a@example.com"));
+    }
+    for (Envelope e : many) {
+      spool.remove(e.id());
+    }
+    assertThat(list(dir.resolve("free"))).hasSize(Spool.FREE_ENTRIES);
+    assertThat(list(dir.resolve("tmp"))).isEmpty();
+  }
+
+  @Test
+  void aFailureWhileReusingAnEntryLeavesNothingVisibleAndTheNextMessageStillWorks() throws IOException {
+    FailingFileOps ops = new FailingFileOps();
+    Spool spool = Spool.open(dir, ops);
+    spool.remove(put(spool, MESSAGE, "s@example.com", "a@example.com").id());
+    ops.failOn("reuse");
+    Envelope e = put(spool, MESSAGE, "s@example.com", "a@example.com"); // falls back to a new entry
+    ops.failOn(null);
+    assertThat(ops.seen()).anyMatch(step -> step.startsWith("reuse"));
+    assertThat(Files.readAllBytes(spool.messageFile(e.id()))).isEqualTo(MESSAGE);
+    assertThat(spool.queued()).containsExactly(e);
+    assertThat(list(dir.resolve("tmp"))).isEmpty();
+    assertThat(list(dir.resolve("free"))).isEmpty();
+  }
+
   @Test
   void closeWithoutCommitLeavesNothing() throws IOException {
     Spool spool = Spool.open(dir);
@@ -280,14 +367,21 @@ class SpoolTest {
   @Test
   void aFailureAtAnyStepOfCommitLeavesNoEntry() throws IOException {
     FailingFileOps ops = new FailingFileOps();
-    Spool spool = Spool.open(dir, ops);
+    Spool first = Spool.open(dir, ops);
     byte[] big = new byte[200_000]; // more than one buffer: several writes
     java.util.Arrays.fill(big, (byte) 'x');
 
     ops.arm(-1);
-    Envelope ok = put(spool, big, "a@example.com", "x@example.com");
+    Envelope ok = put(first, big, "a@example.com", "x@example.com");
     List<String> steps = ops.seen();
-    spool.remove(ok.id());
+    first.remove(ok.id());
+    // this test is about new entries: reopen with free/ empty (recycled ones have their own test below)
+    for (Path parked : list(dir.resolve("free"))) {
+      Files.delete(parked.resolve("message.eml"));
+      Files.delete(parked.resolve("envelope.json"));
+      Files.delete(parked);
+    }
+    Spool spool = Spool.open(dir, ops);
     // the protocol, in order: the rename into queue/ comes after every fsync of the entry
     assertThat(String.join(",", steps)).matches(
         "create message.eml,(write ,)+force ,create envelope.json,write ,force ,forceDir [0-9a-z]{16},"
@@ -306,6 +400,45 @@ class SpoolTest {
     }
     ops.arm(-1);
     assertThat(put(spool, MESSAGE, "a@example.com", "x@example.com").size()).isEqualTo(MESSAGE.length);
+  }
+
+  /** The same for a message received into a recycled entry: a failure after reuse began leaves nothing. */
+  @Test
+  void aFailureAtAnyStepOfCommitIntoARecycledEntryLeavesNoEntry() throws IOException {
+    FailingFileOps ops = new FailingFileOps();
+    Spool spool = Spool.open(dir, ops);
+    byte[] big = new byte[200_000];
+    java.util.Arrays.fill(big, (byte) 'y');
+    spool.remove(put(spool, MESSAGE, "a@example.com", "x@example.com").id());
+
+    ops.arm(-1);
+    Envelope ok = put(spool, big, "a@example.com", "x@example.com");
+    List<String> steps = ops.seen();
+    assertThat(String.join(",", steps)).matches(
+        "move [0-9a-z]{16},forceDir free,reuse message.eml,(write ,)+force ,reuse envelope.json,write ,force ,"
+            + "forceDir [0-9a-z]{16},move [0-9a-z]{16},forceDir queue,forceDir tmp");
+    spool.remove(ok.id());
+
+    for (int i = 0; i < steps.size(); i++) {
+      assertThat(list(dir.resolve("free"))).hasSize(1); // one parked entry to reuse
+      ops.arm(i);
+      if (i <= 2) { // taking it out of free/ or reopening fails: the message goes into a new entry instead
+        Envelope e = put(spool, big, "a@example.com", "x@example.com");
+        assertThat(Files.readAllBytes(spool.messageFile(e.id()))).isEqualTo(big);
+        spool.remove(e.id());
+        assertThat(list(dir.resolve("free"))).as("after failing %s", steps.get(i)).hasSize(1);
+        continue;
+      }
+      assertThatThrownBy(() -> put(spool, big, "a@example.com", "x@example.com"))
+          .as("failure at step %d: %s", i, steps.get(i))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("injected failure");
+      assertThat(list(dir.resolve("queue"))).as("queue/ after failing %s", steps.get(i)).isEmpty();
+      assertThat(list(dir.resolve("tmp"))).as("tmp/ after failing %s", steps.get(i)).isEmpty();
+      assertThat(spool.queued()).isEmpty();
+      ops.arm(-1);
+      spool.remove(put(spool, MESSAGE, "a@example.com", "x@example.com").id()); // park one again
+    }
   }
 
   @Test
