@@ -389,17 +389,22 @@ class SpoolTest {
 
     for (int i = 0; i < steps.size(); i++) {
       ops.arm(i);
-      assertThatThrownBy(() -> put(spool, big, "a@example.com", "x@example.com"))
-          .as("failure at step %d: %s", i, steps.get(i))
-          .isInstanceOf(IOException.class)
-          .hasMessageContaining("injected failure");
-      assertThat(list(dir.resolve("queue"))).as("queue/ after failing %s", steps.get(i)).isEmpty();
-      assertThat(list(dir.resolve("tmp"))).as("tmp/ after failing %s", steps.get(i)).isEmpty();
-      assertThat(spool.size()).isZero();
-      assertThat(spool.queued()).isEmpty();
+      failedCommitLeavesNothing(spool, big, steps.get(i));
     }
     ops.arm(-1);
     assertThat(put(spool, MESSAGE, "a@example.com", "x@example.com").size()).isEqualTo(MESSAGE.length);
+  }
+
+  /** The armed step fails: put() throws, and neither queue/ nor tmp/ keeps anything of the message. */
+  private void failedCommitLeavesNothing(Spool spool, byte[] message, String step) throws IOException {
+    assertThatThrownBy(() -> put(spool, message, "a@example.com", "x@example.com"))
+        .as("failure at %s", step)
+        .isInstanceOf(IOException.class)
+        .hasMessageContaining("injected failure");
+    assertThat(list(dir.resolve("queue"))).as("queue/ after failing %s", step).isEmpty();
+    assertThat(list(dir.resolve("tmp"))).as("tmp/ after failing %s", step).isEmpty();
+    assertThat(spool.size()).isZero();
+    assertThat(spool.queued()).isEmpty();
   }
 
   /** The same for a message received into a recycled entry: a failure after reuse began leaves nothing. */
@@ -429,13 +434,7 @@ class SpoolTest {
         assertThat(list(dir.resolve("free"))).as("after failing %s", steps.get(i)).hasSize(1);
         continue;
       }
-      assertThatThrownBy(() -> put(spool, big, "a@example.com", "x@example.com"))
-          .as("failure at step %d: %s", i, steps.get(i))
-          .isInstanceOf(IOException.class)
-          .hasMessageContaining("injected failure");
-      assertThat(list(dir.resolve("queue"))).as("queue/ after failing %s", steps.get(i)).isEmpty();
-      assertThat(list(dir.resolve("tmp"))).as("tmp/ after failing %s", steps.get(i)).isEmpty();
-      assertThat(spool.queued()).isEmpty();
+      failedCommitLeavesNothing(spool, big, steps.get(i));
       ops.arm(-1);
       spool.remove(put(spool, MESSAGE, "a@example.com", "x@example.com").id()); // park one again
     }
