@@ -127,17 +127,6 @@ public final class Spool {
       for (Path d : List.of(dir, tmp, queue, corrupt, dead, control, free)) {
         createPrivateDir(d);
       }
-      // Emptied entries from the last run: reuse them (a message is always written over with O_TRUNC).
-      try (DirectoryStream<Path> parked = Files.newDirectoryStream(free)) {
-        for (Path p : parked) {
-          if (recycledCount.get() < FREE_ENTRIES && Files.isDirectory(p, LinkOption.NOFOLLOW_LINKS)) {
-            recycled.add(p);
-            recycledCount.incrementAndGet();
-          } else {
-            deleteTree(p);
-          }
-        }
-      }
       // Anything in tmp/ was never acknowledged with 250: the client still has it and will resend.
       try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(tmp)) {
         for (Path p : leftovers) {
@@ -147,16 +136,111 @@ public final class Spool {
       }
       // Root ignores permission bits, so check by doing: create, force and remove a file.
       Path probe = tmp.resolve(".probe-" + ids.random(8));
+      Object uid;
       try (FileChannel ch = ops.create(probe)) {
         ops.force(ch);
+        uid = ownerOf(probe);
       } finally {
         Files.deleteIfExists(probe);
       }
+      // after tmp/ is cleaned: a leftover there may be the same directory as an entry parked in free/
+      adoptParkedEntries(uid);
       try (Stream<Path> entries = Files.list(queue)) {
         size.set((int) entries.count());
       }
     } catch (IOException e) {
       throw new IOException("Spool directory " + dir + " is not usable (must be a writable directory): " + e, e);
+    }
+  }
+
+  /**
+   * Emptied entries left in free/ by the last run are reused only if they are exactly what {@link #recycle}
+   * parks: a real directory holding message.eml and envelope.json, regular files of this user with no
+   * other name, and not also named in queue/, dead/ or corrupt/ (after a crash, ext4 without a journal can
+   * leave a directory under two names). Anything else is deleted (symlinks as links, never followed): a
+   * reused file is written over, so a stray name in free/ must never lead to someone else's bytes.
+   */
+  private void adoptParkedEntries(Object uid) throws IOException {
+    List<Path> parked = new ArrayList<>();
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(free)) {
+      ds.forEach(parked::add);
+    }
+    if (parked.isEmpty()) {
+      return;
+    }
+    Set<Object> named = new java.util.HashSet<>();
+    for (Path state : List.of(queue, dead, corrupt)) {
+      try (DirectoryStream<Path> ds = Files.newDirectoryStream(state)) {
+        for (Path p : ds) {
+          named.add(inode(p));
+        }
+      }
+    }
+    for (Path p : parked) {
+      String why = recycledCount.get() >= FREE_ENTRIES ? "free/ is full" : unusable(p, uid);
+      if (why == null && named.contains(inode(p))) {
+        why = "it is also a queued, dead or corrupt entry";
+      }
+      if (why == null) {
+        recycled.add(p);
+        recycledCount.incrementAndGet();
+      } else {
+        log.warn("Deleting {} instead of reusing it: {}", p, why);
+        deleteQuietly(p);
+      }
+    }
+  }
+
+  /** The file's owner (unix:uid), or null where the filesystem does not say. */
+  private static Object ownerOf(Path p) {
+    try {
+      return Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+    } catch (IOException | RuntimeException e) {
+      return null;
+    }
+  }
+
+  /** The inode number, or an object equal to nothing where the filesystem does not say. */
+  private static Object inode(Path p) throws IOException {
+    try {
+      return Files.getAttribute(p, "unix:ino", LinkOption.NOFOLLOW_LINKS);
+    } catch (UnsupportedOperationException | IllegalArgumentException e) {
+      return new Object();
+    }
+  }
+
+  /**
+   * Why this entry must not be written over, or null if it holds exactly message.eml and envelope.json:
+   * regular files (not symlinks) with one name each (no hard link to anything else), owned by {@code owner}
+   * (this process's user; null: not checked), in a real directory.
+   */
+  private static String unusable(Path entry, Object owner) {
+    try {
+      if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
+        return "not a directory";
+      }
+      int own = 0;
+      try (DirectoryStream<Path> ds = Files.newDirectoryStream(entry)) {
+        for (Path child : ds) {
+          String name = child.getFileName().toString();
+          if (!(name.equals(MESSAGE) || name.equals(ENVELOPE))) {
+            return "it holds " + name;
+          }
+          if (!Files.isRegularFile(child, LinkOption.NOFOLLOW_LINKS)) {
+            return name + " is not a regular file";
+          }
+          if (((Number) Files.getAttribute(child, "unix:nlink", LinkOption.NOFOLLOW_LINKS)).intValue() != 1) {
+            return name + " has another name (a hard link)";
+          }
+          if (owner != null && !owner.equals(Files.getAttribute(child, "unix:uid", LinkOption.NOFOLLOW_LINKS))) {
+            return name + " belongs to another user";
+          }
+          own++;
+        }
+      }
+      return own == 2 ? null : "a file is missing";
+    } catch (IOException | RuntimeException e) {
+      return "unreadable: " + e;
     }
   }
 
@@ -257,13 +341,14 @@ public final class Spool {
    */
   private void recycle(Path doomed) {
     try {
-      if (recycledCount.get() >= FREE_ENTRIES || !onlyOwnFiles(doomed)) {
+      if (recycledCount.get() >= FREE_ENTRIES || unusable(doomed, null) != null) {
         deleteTree(doomed);
         return;
       }
       for (String name : List.of(MESSAGE, ENVELOPE)) {
         // a delivered message's bytes do not stay on disk; not fsynced: a crash leaves tmp/ to be cleaned
-        try (FileChannel ch = FileChannel.open(doomed.resolve(name), StandardOpenOption.WRITE)) {
+        try (FileChannel ch = FileChannel.open(doomed.resolve(name), StandardOpenOption.WRITE,
+            LinkOption.NOFOLLOW_LINKS)) {
           ch.truncate(0);
         }
       }
@@ -275,22 +360,6 @@ public final class Spool {
       log.debug("cannot recycle {}: {}", doomed, e.toString());
       deleteQuietly(doomed);
     }
-  }
-
-  /** Whether the entry holds exactly message.eml and envelope.json, both regular files. */
-  private static boolean onlyOwnFiles(Path entry) throws IOException {
-    int own = 0;
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(entry)) {
-      for (Path child : ds) {
-        String name = child.getFileName().toString();
-        if (!(name.equals(MESSAGE) || name.equals(ENVELOPE))
-            || !Files.isRegularFile(child, LinkOption.NOFOLLOW_LINKS)) {
-          return false;
-        }
-        own++;
-      }
-    }
-    return own == 2;
   }
 
   /**

@@ -178,6 +178,64 @@ class SpoolTest {
     assertThat(list(dir.resolve("free"))).isEmpty();
   }
 
+  /** What a restart finds in free/ is written over only if it is exactly an entry the spool parked. */
+  @Test
+  void aHardLinkToAQueuedMessageParkedInFreeNeverEmptiesIt() throws IOException {
+    Spool spool = Spool.open(dir);
+    byte[] held = repeat("Subject: held\r\n\r\nkeep me\r\n", 20);
+    Envelope queued = put(spool, held, "held@example.com", "a@example.com");
+    Path parked = Files.createDirectories(dir.resolve("free").resolve("h1"));
+    Files.createLink(parked.resolve("message.eml"), spool.messageFile(queued.id()));
+    Files.write(parked.resolve("envelope.json"), new byte[0]);
+
+    Spool again = Spool.open(dir);
+    Envelope next = put(again, MESSAGE, "other@example.com", "b@example.com");
+    assertThat(Files.readAllBytes(again.messageFile(queued.id()))).isEqualTo(held);
+    assertThat(again.read(queued.id())).contains(queued);
+    assertThat(Files.readAllBytes(again.messageFile(next.id()))).isEqualTo(MESSAGE);
+    assertThat(list(dir.resolve("free"))).isEmpty();
+  }
+
+  @Test
+  void aSymlinkParkedInFreeIsNeverFollowed() throws IOException {
+    Path victim = Files.writeString(dir.resolveSibling(dir.getFileName() + "-victim.txt"), "not mail");
+    Spool.open(dir);
+    Path parked = Files.createDirectories(dir.resolve("free").resolve("j8"));
+    Files.createSymbolicLink(parked.resolve("message.eml"), victim);
+    Files.write(parked.resolve("envelope.json"), new byte[0]);
+
+    Spool spool = Spool.open(dir);
+    Envelope e = put(spool, MESSAGE, "s@example.com", "a@example.com");
+    assertThat(Files.readString(victim)).isEqualTo("not mail");
+    assertThat(Files.readAllBytes(spool.messageFile(e.id()))).isEqualTo(MESSAGE);
+    assertThat(list(dir.resolve("free"))).isEmpty();
+  }
+
+  @Test
+  void incompleteOrStrangeParkedEntriesAreDeletedAndMailStillGoesIn() throws IOException {
+    Spool.open(dir);
+    Path free = dir.resolve("free");
+    Files.writeString(Files.createDirectories(free.resolve("only-message")).resolve("message.eml"), "JUNK");
+    Path extra = Files.createDirectories(free.resolve("extra"));
+    for (String name : List.of("message.eml", "envelope.json", "notes.txt")) {
+      Files.writeString(extra.resolve(name), "JUNK");
+    }
+    Path dirAsFile = Files.createDirectories(free.resolve("dir-as-file"));
+    Files.writeString(dirAsFile.resolve("message.eml"), "JUNK");
+    Files.createDirectories(dirAsFile.resolve("envelope.json"));
+    Files.writeString(free.resolve("plain-file"), "JUNK");
+    Files.createSymbolicLink(free.resolve("link-to-queue"), dir.resolve("queue"));
+
+    Spool spool = Spool.open(dir);
+    assertThat(list(free)).isEmpty();
+    assertThat(dir.resolve("queue")).isDirectory();
+    for (int i = 0; i < 3; i++) { // no 451: every message gets a fresh entry
+      Envelope e = put(spool, MESSAGE, "s@example.com", "a@example.com");
+      assertThat(Files.readAllBytes(spool.messageFile(e.id()))).isEqualTo(MESSAGE);
+    }
+    assertThat(spool.queued()).hasSize(3);
+  }
+
   @Test
   void closeWithoutCommitLeavesNothing() throws IOException {
     Spool spool = Spool.open(dir);
