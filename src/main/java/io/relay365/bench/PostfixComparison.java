@@ -37,6 +37,10 @@ import java.util.Map;
  * enforces Exchange's 27 concurrent requests per mailbox. smtp.max-connections-per-client is raised
  * to max-connections, since every session comes from 127.0.0.1.
  *
+ * <p>{@code --accept-only --sandbox-faults '{"latencyMillis":60000}'} measures relay365 taking mail in alone:
+ * the warm-up delivers as usual, then the faults are set on the sandbox (they always apply from the measured
+ * messages on) and only the time to the last 250 is reported.
+ *
  * <p>For each system: a warm-up of {@code --warmup} messages, not counted. relay365 is a daemon that runs
  * for weeks, so it is measured as it runs then, with its hot code compiled: warm-up rounds repeat (up to
  * {@code --warmup-rounds}) until the JIT compiler threads of the relay and the sandbox take less than
@@ -103,7 +107,7 @@ public final class PostfixComparison {
           System.err.println("usage: PostfixComparison [--messages 5000] [--sessions 16] [--size 10240]"
               + " [--latency-messages N] [--warmup N] [--warmup-rounds 10] [--relay-heap 512m] [--dir DIR] [--keep]"
               + " [--only postfix|relay365] [--relay-jar JAR] [--relay-env KEY=VALUE] [--relay-jvm OPTION]"
-              + " [--sandbox-jvm OPTION]"
+              + " [--sandbox-jvm OPTION] [--sandbox-faults JSON] [--accept-only]"
               + " [--deliver-timeout SECONDS]");
           System.exit(64);
         }
@@ -215,9 +219,16 @@ public final class PostfixComparison {
       // one sending mailbox: it may use every delivery slot (policy lifted, see the class comment)
       env.putIfAbsent("RELAY365_DELIVERY_PER_MAILBOX_CONCURRENCY",
           env.getOrDefault("RELAY365_DELIVERY_CONCURRENCY", "1024"));
-      if (sandboxFaults != null) {
-        sandbox.faults(new io.vertx.core.json.JsonObject(sandboxFaults));
-      }
+      // faults apply from the measured messages on: the warm-up delivers, so the relay is measured warm
+      Runnable faults = () -> {
+        if (sandboxFaults != null) {
+          try {
+            sandbox.faults(new io.vertx.core.json.JsonObject(sandboxFaults));
+          } catch (IOException | InterruptedException e) {
+            throw new IllegalStateException("could not set the sandbox faults: " + e.getMessage(), e);
+          }
+        }
+      };
       int base = sandbox.received();
       double sandboxCpu0 = ProcStats.cpuSeconds(sandbox.pid());
       try (RelayProcess relay = RelayProcess.start(relayJar, sandbox.fragment(), relayHeap, env,
@@ -231,7 +242,7 @@ public final class PostfixComparison {
               return -1;
             }
           }, () -> ProcStats.cpuSeconds(relay.pid()), () -> ProcStats.peakRss(relay.pid()),
-              new Jit(relay.pid(), sandbox.pid()));
+              new Jit(relay.pid(), sandbox.pid()), faults);
         } catch (Exception e) {
           if (!relay.alive()) {
             throw new Bench.Broken("relay365 died during the run (" + e.getMessage() + "); see "
@@ -284,19 +295,17 @@ public final class PostfixComparison {
   }
 
   private Figures measure(String name, int port, Counter delivered, Sampler cpu, Counter peakRss) throws Exception {
-    return measure(name, port, delivered, cpu, peakRss, null);
+    return measure(name, port, delivered, cpu, peakRss, null, () -> { });
   }
 
-  private Figures measure(String name, int port, Counter delivered, Sampler cpu, Counter peakRss, Jit jit)
-      throws Exception {
+  private Figures measure(String name, int port, Counter delivered, Sampler cpu, Counter peakRss, Jit jit,
+      Runnable beforeMeasured) throws Exception {
     long expected = 0;
     for (int round = 1; warmup > 0; round++) {
       double[] before = jit == null ? null : jit.sample();
       PrivatePostfix.smtpSource(port, sessions, warmup, size, FROM, TO);
       expected += warmup;
-      if (!acceptOnly) {
-        awaitDelivered(name, delivered, expected);
-      }
+      awaitDelivered(name, delivered, expected);
       if (jit == null) {
         break;
       }
@@ -307,6 +316,7 @@ public final class PostfixComparison {
         break;
       }
     }
+    beforeMeasured.run();
     double[] jit0 = jit == null ? null : jit.sample();
     double cpu0 = cpu.get();
     long t0 = System.nanoTime();
