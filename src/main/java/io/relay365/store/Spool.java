@@ -19,9 +19,11 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentLinkedDeque;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -45,11 +47,12 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Recycling: a delivered entry is not deleted but emptied (both files truncated to 0 bytes) and parked
  * in free/, and the next message is received into it (files reopened with O_TRUNC, so nothing of the old
- * message can survive behind a shorter new one). Profiling the Postfix comparison showed the SMTP threads
- * spending most of their time in ext4's inode allocator ({@code find_inode_bit}, {@code recently_deleted}):
- * each message created three inodes (its directory and two files) and each delivery freed three. Reusing
- * them takes inode allocation and freeing off the path of every message; the commit protocol and its
- * fsyncs are unchanged. free/ holds at most {@link #FREE_ENTRIES} entries; the rest are deleted.
+ * message can survive behind a shorter new one). Profiling the Postfix comparison put ext4's inode allocator
+ * ({@code find_inode_bit}, {@code recently_deleted}) at about a quarter of the warmed-up relay's CPU: each
+ * message created three inodes (its directory and two files) and each delivery freed three. Reusing them
+ * takes inode allocation and freeing off the path of every message; the commit protocol is unchanged, with
+ * one more fsync (of free/, see {@link #reuse}). free/ holds at most {@link #FREE_ENTRIES} entries; the rest
+ * are deleted.
  */
 public final class Spool {
   private static final Logger log = LoggerFactory.getLogger(Spool.class);
@@ -69,7 +72,7 @@ public final class Spool {
   private final Path dead;
   private final Path control;
   private final Path free;
-  private final java.util.concurrent.ConcurrentLinkedDeque<Path> recycled = new java.util.concurrent.ConcurrentLinkedDeque<>();
+  private final ConcurrentLinkedDeque<Path> recycled = new ConcurrentLinkedDeque<>();
   private final AtomicInteger recycledCount = new AtomicInteger();
   private final FileOps ops;
   private final boolean readOnly;
@@ -168,7 +171,7 @@ public final class Spool {
     if (parked.isEmpty()) {
       return;
     }
-    Set<Object> named = new java.util.HashSet<>();
+    Set<Object> named = new HashSet<>();
     for (Path state : List.of(queue, dead, corrupt)) {
       try (DirectoryStream<Path> ds = Files.newDirectoryStream(state)) {
         for (Path p : ds) {
