@@ -324,12 +324,6 @@ public final class Spool {
       // (ext4 without a journal writes directory blocks in any order), free/ and queue/ could both name the
       // same directory, and reusing it from free/ would empty a committed message.
       ops.forceDir(free);
-    } catch (IOException | RuntimeException e) {
-      log.debug("cannot reuse {}: {}", parked, e.toString());
-      deleteQuietly(entry);
-      return null;
-    }
-    try {
       return new Temp(id, entry, ops.reuse(entry.resolve(MESSAGE)), true);
     } catch (IOException | RuntimeException e) {
       log.debug("cannot reuse {}: {}", entry, e.toString());
