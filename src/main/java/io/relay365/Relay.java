@@ -53,7 +53,7 @@ public final class Relay {
     this.vertx = vertx;
     this.settings = settings;
     // The daemon is the only writer of queue/ while it runs (the queue tool then only leaves requests).
-    // Lock first: opening the spool clears tmp/, which would break another daemon's transactions.
+    // Lock first: opening the spool deletes entries being received, which would break another daemon's transactions.
     java.nio.file.Path dir = settings.spool().dir();
     if (!java.nio.file.Files.isDirectory(dir)) {
       try {

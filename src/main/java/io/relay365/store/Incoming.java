@@ -5,8 +5,8 @@ import java.io.OutputStream;
 import java.util.List;
 
 /**
- * One message being received into the spool: a temp entry under tmp/ until {@link #commit} makes it
- * durable and visible in queue/. Not thread-safe: one SMTP session owns it.
+ * One message being received into the spool: a hidden entry in queue/ (its name starts with a dot) until
+ * {@link #commit} makes it durable and names it queue/&lt;id&gt;. Not thread-safe: one SMTP session owns it.
  */
 public interface Incoming extends AutoCloseable {
 
@@ -17,15 +17,15 @@ public interface Incoming extends AutoCloseable {
   OutputStream body();
 
   /**
-   * Forces the message and its envelope to disk and moves the entry into queue/ atomically. Only when
-   * this returns may the relay answer 250. On IOException there is no entry in queue/ and the temp
-   * entry is gone.
+   * Forces the message and its envelope to disk and renames the entry to queue/&lt;id&gt; atomically. Only
+   * when this returns may the relay answer 250. On IOException there is no committed entry and the
+   * hidden one is gone.
    *
    * @return the stored envelope: attempts 0, arrived now, size = bytes written to {@link #body()}
    */
   Envelope commit(String sender, List<String> recipients, String client, String helo) throws IOException;
 
-  /** If not committed, deletes the temp entry. Never throws. */
+  /** If not committed, deletes the hidden entry. Never throws. */
   @Override
   void close();
 }

@@ -32,27 +32,34 @@ import org.slf4j.LoggerFactory;
 /**
  * The durable on-disk queue. Directories are states, as in Postfix:
  * <pre>
- *   tmp/&lt;id&gt;/      being received; never acknowledged, so anything here at start-up is deleted
- *   queue/&lt;id&gt;/    committed: message.eml (the bytes to deliver) + envelope.json (readable with cat)
- *   corrupt/&lt;id&gt;/  quarantined: unreadable entries with reason.txt; never retried, kept for a person
- *   dead/&lt;id&gt;/     dead letters: given up (permanent failure or too old), with reason.txt; kept for a person
- *   control/        requests from the queue tool to a running daemon ({@link QueueControl})
- *   free/&lt;n&gt;/      emptied entries of delivered messages, kept to be reused (see below); never read as mail
+ *   queue/&lt;id&gt;/       committed: message.eml (the bytes to deliver) + envelope.json (readable with cat)
+ *   queue/.new-&lt;id&gt;/  being received into a new entry; never acknowledged, so deleted at start-up
+ *   queue/.free-&lt;n&gt;/  an emptied entry of a delivered message, kept to receive the next one (see below)
+ *   corrupt/&lt;id&gt;/     quarantined: unreadable entries with reason.txt; never retried, kept for a person
+ *   dead/&lt;id&gt;/        dead letters: given up (permanent failure or too old), with reason.txt; kept for a person
+ *   control/           requests from the queue tool to a running daemon ({@link QueueControl})
  * </pre>
- * Commit protocol (the 250 reply depends on it): write message.eml and envelope.json in tmp/&lt;id&gt;/,
- * fsync both, fsync tmp/&lt;id&gt;/, rename tmp/&lt;id&gt; to queue/&lt;id&gt; (atomic: the rename is the
- * commit marker and happens last), fsync queue/ and tmp/. A failure at any step leaves no entry in queue/.
- * Removal renames the entry back out of queue/ first, so a crash half-way through a delete never leaves
- * a half entry that looks committed.
+ * Names in queue/ that start with a dot are never mail: listing, counting and the queue tool skip them.
+ *
+ * <p>Commit protocol (the 250 reply depends on it): write message.eml and envelope.json in the hidden
+ * entry, fsync both, fsync the entry's directory if it is new (its two names must reach the disk), rename
+ * it to queue/&lt;id&gt; (atomic: the rename is the commit marker and happens last), fsync queue/. A failure
+ * at any step leaves no entry named as committed. Removal renames the entry to a hidden name first, so a
+ * crash half-way through never leaves a half entry that looks committed.
+ *
+ * <p>Why the hidden entries live inside queue/ and not in directories of their own (tmp/ and free/, as
+ * up to 2026-12-04): a rename between two directories changes both, and each had to be fsynced before the
+ * 250 (else, after a crash, ext4 without a journal can show the entry under both names, and cleaning the
+ * other name would empty a committed message). With every rename inside queue/, one fsync of queue/ makes
+ * the commit durable, and a recycled entry keeps its names and its '..', so its directory needs none:
+ * three fsyncs a message instead of six.
  *
  * <p>Recycling: a delivered entry is not deleted but emptied (both files truncated to 0 bytes) and parked
- * in free/, and the next message is received into it (files reopened with O_TRUNC, so nothing of the old
- * message can survive behind a shorter new one). Profiling the Postfix comparison put ext4's inode allocator
- * ({@code find_inode_bit}, {@code recently_deleted}) at about a quarter of the warmed-up relay's CPU: each
- * message created three inodes (its directory and two files) and each delivery freed three. Reusing them
- * takes inode allocation and freeing off the path of every message; the commit protocol is unchanged, with
- * one more fsync (of free/, see {@link #reuse}). free/ holds at most {@link #FREE_ENTRIES} entries; the rest
- * are deleted.
+ * as queue/.free-&lt;n&gt;, and the next message is received into it (files reopened with O_TRUNC, so nothing
+ * of the old message can survive behind a shorter new one). Profiling the Postfix comparison put ext4's
+ * inode allocator ({@code find_inode_bit}, {@code recently_deleted}) at about a quarter of the warmed-up
+ * relay's CPU: each message created three inodes (its directory and two files) and each delivery freed
+ * three. At most {@link #FREE_ENTRIES} entries are parked; the rest are deleted.
  */
 public final class Spool {
   private static final Logger log = LoggerFactory.getLogger(Spool.class);
@@ -60,18 +67,21 @@ public final class Spool {
   static final String ENVELOPE = "envelope.json";
   private static final String REASON = "reason.txt";
   private static final String ENVELOPE_TMP = "envelope.json.tmp";
+  /** Prefix of an entry being received into a new directory in queue/. */
+  static final String NEW = ".new-";
+  /** Prefix of a parked (emptied) entry in queue/, or one being received into. */
+  static final String FREE = ".free-";
+  private static final String PROBE = ".probe-";
   private static final Set<PosixFilePermission> PRIVATE = PosixFilePermissions.fromString("rwx------");
   private static final int BODY_BUFFER = 64 * 1024;
   /** Emptied entries kept for reuse: enough for every SMTP session of a busy relay to find one. */
   static final int FREE_ENTRIES = 256;
 
   private final Path dir;
-  private final Path tmp;
   private final Path queue;
   private final Path corrupt;
   private final Path dead;
   private final Path control;
-  private final Path free;
   private final ConcurrentLinkedDeque<Path> recycled = new ConcurrentLinkedDeque<>();
   private final AtomicInteger recycledCount = new AtomicInteger();
   private final FileOps ops;
@@ -87,12 +97,10 @@ public final class Spool {
   private Spool(Path dir, FileOps ops, boolean readOnly) {
     this.readOnly = readOnly;
     this.dir = dir;
-    this.tmp = dir.resolve("tmp");
     this.queue = dir.resolve("queue");
     this.corrupt = dir.resolve("corrupt");
     this.dead = dir.resolve("dead");
     this.control = dir.resolve("control");
-    this.free = dir.resolve("free");
     this.ops = ops;
   }
 
@@ -127,18 +135,11 @@ public final class Spool {
 
   private void init() throws IOException {
     try {
-      for (Path d : List.of(dir, tmp, queue, corrupt, dead, control, free)) {
+      for (Path d : List.of(dir, queue, corrupt, dead, control)) {
         createPrivateDir(d);
       }
-      // Anything in tmp/ was never acknowledged with 250: the client still has it and will resend.
-      try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(tmp)) {
-        for (Path p : leftovers) {
-          log.info("Removing unacknowledged leftover {}", p);
-          deleteTree(p);
-        }
-      }
       // Root ignores permission bits, so check by doing: create, force and remove a file.
-      Path probe = tmp.resolve(".probe-" + ids.random(8));
+      Path probe = queue.resolve(PROBE + ids.random(8));
       Object uid;
       try (FileChannel ch = ops.create(probe)) {
         ops.force(ch);
@@ -146,52 +147,117 @@ public final class Spool {
       } finally {
         Files.deleteIfExists(probe);
       }
-      // after tmp/ is cleaned: a leftover there may be the same directory as an entry parked in free/
-      adoptParkedEntries(uid);
-      try (Stream<Path> entries = Files.list(queue)) {
-        size.set((int) entries.count());
+      Set<Object> named = committedInodes();
+      retireLegacyDirs(named);
+      int committed = 0;
+      List<Path> parked = new ArrayList<>();
+      try (DirectoryStream<Path> ds = Files.newDirectoryStream(queue)) {
+        for (Path p : ds) {
+          String name = p.getFileName().toString();
+          if (!hidden(name)) {
+            committed++;
+          } else if (name.startsWith(FREE)) {
+            parked.add(p);
+          } else if (name.startsWith(NEW) || name.startsWith(PROBE)) {
+            // never acknowledged with 250: the client still has the message and will resend it
+            removeLeftover(p, named);
+          }
+        }
       }
+      adoptParkedEntries(parked, named, uid);
+      size.set(committed);
     } catch (IOException e) {
       throw new IOException("Spool directory " + dir + " is not usable (must be a writable directory): " + e, e);
     }
   }
 
-  /**
-   * Emptied entries left in free/ by the last run are reused only if they are exactly what {@link #recycle}
-   * parks: a real directory holding message.eml and envelope.json, regular files of this user with no
-   * other name, and not also named in queue/, dead/ or corrupt/ (after a crash, ext4 without a journal can
-   * leave a directory under two names). Anything else is deleted (symlinks as links, never followed): a
-   * reused file is written over, so a stray name in free/ must never lead to someone else's bytes.
-   */
-  private void adoptParkedEntries(Object uid) throws IOException {
-    List<Path> parked = new ArrayList<>();
-    try (DirectoryStream<Path> ds = Files.newDirectoryStream(free)) {
-      ds.forEach(parked::add);
-    }
-    if (parked.isEmpty()) {
-      return;
-    }
+  /** Names in queue/ that are not mail: entries being received, parked entries, probes. */
+  static boolean hidden(String name) {
+    return name.startsWith(".");
+  }
+
+  /** Inodes of every committed, dead and quarantined entry. */
+  private Set<Object> committedInodes() throws IOException {
     Set<Object> named = new HashSet<>();
     for (Path state : List.of(queue, dead, corrupt)) {
       try (DirectoryStream<Path> ds = Files.newDirectoryStream(state)) {
         for (Path p : ds) {
-          named.add(inode(p));
+          if (state != queue || !hidden(p.getFileName().toString())) {
+            named.add(inode(p));
+          }
         }
       }
     }
-    for (Path p : parked) {
-      String why = recycledCount.get() >= FREE_ENTRIES ? "free/ is full" : unusable(p, uid);
-      if (why == null && named.contains(inode(p))) {
-        why = "it is also a queued, dead or corrupt entry";
+    return named;
+  }
+
+  /**
+   * Deletes a leftover that was never acknowledged, unless it is also a committed entry's directory under a
+   * second name (ext4 without a journal can leave one after a crash before the fsync of queue/): deleting
+   * its files would empty the committed message, and a directory name cannot be dropped on its own, so it
+   * is left for fsck with a WARN line.
+   */
+  private static void removeLeftover(Path p, Set<Object> named) throws IOException {
+    if (named.contains(inode(p))) {
+      log.warn("Leaving {} alone: it is a second name of a queued, dead or corrupt entry (run fsck)", p);
+      return;
+    }
+    log.info("Removing unacknowledged leftover {}", p);
+    deleteTree(p);
+  }
+
+  /**
+   * tmp/ and free/ of spools written before 2026-12-04 (see the class comment): leftovers in tmp/ were
+   * never acknowledged and entries in free/ are empty, so both are deleted, then the directories.
+   */
+  private void retireLegacyDirs(Set<Object> named) throws IOException {
+    for (String legacy : List.of("tmp", "free")) {
+      Path d = dir.resolve(legacy);
+      if (!Files.isDirectory(d, LinkOption.NOFOLLOW_LINKS)) {
+        continue;
       }
+      try (DirectoryStream<Path> ds = Files.newDirectoryStream(d)) {
+        for (Path p : ds) {
+          removeLeftover(p, named);
+        }
+      }
+      try {
+        Files.deleteIfExists(d);
+      } catch (IOException e) {
+        log.warn("Could not remove the old spool directory {}: {}", d, e.toString());
+      }
+    }
+  }
+
+  /**
+   * Emptied entries left by the last run are reused only if they are exactly what {@link #recycle} parks:
+   * a real directory holding message.eml and envelope.json, regular files of this user with no other name,
+   * and not also a queued, dead or corrupt entry or another parked one (after a crash, ext4 without a
+   * journal can leave a directory under two names). A second name is left alone (see
+   * {@link #removeLeftover}); anything else unusable is deleted (symlinks as links, never followed): a
+   * reused file is written over, so a stray name must never lead to someone else's bytes.
+   */
+  private void adoptParkedEntries(List<Path> parked, Set<Object> named, Object uid) throws IOException {
+    Set<Object> adopted = new HashSet<>();
+    for (Path p : parked) {
+      Object ino = inode(p);
+      if (named.contains(ino) || !adopted.add(ino)) {
+        log.warn("Leaving {} alone: it is a second name of another entry (run fsck)", p);
+        continue;
+      }
+      String why = recycledCount.get() >= FREE_ENTRIES ? "enough entries are parked" : unusable(p, uid);
       if (why == null) {
-        recycled.add(p);
-        recycledCount.incrementAndGet();
+        park(p);
       } else {
         log.warn("Deleting {} instead of reusing it: {}", p, why);
         deleteQuietly(p);
       }
     }
+  }
+
+  private void park(Path entry) {
+    recycled.addLast(entry);
+    recycledCount.incrementAndGet();
   }
 
   /** The file's owner (unix:uid), or null where the filesystem does not say. */
@@ -272,19 +338,19 @@ public final class Spool {
     return dir;
   }
 
-  /** Allocates a new queue id and opens its temp entry. */
+  /** Allocates a new queue id and opens an entry to receive the message into (a parked one if there is one). */
   public Incoming begin() throws IOException {
     writable();
     for (int attempt = 0; ; attempt++) {
       String id = ids.next();
-      Path entry = tmp.resolve(id);
-      if (Files.exists(queue.resolve(id))) {
+      if (Files.exists(queue.resolve(id), LinkOption.NOFOLLOW_LINKS)) {
         continue;
       }
-      Temp reused = reuse(id, entry);
+      Temp reused = reuse(id);
       if (reused != null) {
         return reused;
       }
+      Path entry = queue.resolve(NEW + id);
       try {
         Files.createDirectory(entry);
       } catch (FileAlreadyExistsException e) {
@@ -303,38 +369,28 @@ public final class Spool {
   }
 
   /**
-   * Moves a parked entry from free/ to tmp/&lt;id&gt; and reopens its message file emptied; null if none is
-   * parked or reusing fails (the caller then creates a new entry, as without recycling).
+   * Reopens a parked entry's message file emptied, to receive into where it lies; null if none is parked
+   * or reopening fails (the caller then creates a new entry, as without recycling). It stays hidden until
+   * the commit renames it.
    */
-  private Temp reuse(String id, Path entry) {
+  private Temp reuse(String id) {
     Path parked = recycled.pollFirst();
     if (parked == null) {
       return null;
     }
     recycledCount.decrementAndGet();
     try {
-      ops.move(parked, entry);
+      return new Temp(id, parked, ops.reuse(parked.resolve(MESSAGE)), true);
     } catch (IOException | RuntimeException e) {
       log.debug("cannot reuse {}: {}", parked, e.toString());
       deleteQuietly(parked);
       return null;
     }
-    try {
-      // Before this entry can be committed, free/ must durably no longer name it: otherwise, after a crash
-      // (ext4 without a journal writes directory blocks in any order), free/ and queue/ could both name the
-      // same directory, and reusing it from free/ would empty a committed message.
-      ops.forceDir(free);
-      return new Temp(id, entry, ops.reuse(entry.resolve(MESSAGE)), true);
-    } catch (IOException | RuntimeException e) {
-      log.debug("cannot reuse {}: {}", entry, e.toString());
-      deleteQuietly(entry);
-      return null;
-    }
   }
 
   /**
-   * Empties a delivered entry (already moved out of queue/) and parks it in free/ for {@link #reuse}, or
-   * deletes it when free/ is full or the entry holds anything but its two files. Never throws.
+   * Empties a delivered entry (already renamed to a hidden name) and parks it for {@link #reuse}, or deletes
+   * it when enough are parked or the entry holds anything but its two files. Never throws.
    */
   private void recycle(Path doomed) {
     try {
@@ -343,16 +399,13 @@ public final class Spool {
         return;
       }
       for (String name : List.of(MESSAGE, ENVELOPE)) {
-        // a delivered message's bytes do not stay on disk; not fsynced: a crash leaves tmp/ to be cleaned
+        // a delivered message's bytes do not stay on disk; not fsynced: reuse truncates again (O_TRUNC)
         try (FileChannel ch = FileChannel.open(doomed.resolve(name), StandardOpenOption.WRITE,
             LinkOption.NOFOLLOW_LINKS)) {
           ch.truncate(0);
         }
       }
-      Path parked = free.resolve(ids.random(12));
-      Files.move(doomed, parked, StandardCopyOption.ATOMIC_MOVE);
-      recycled.addLast(parked);
-      recycledCount.incrementAndGet();
+      park(doomed);
     } catch (IOException | RuntimeException e) {
       log.debug("cannot recycle {}: {}", doomed, e.toString());
       deleteQuietly(doomed);
@@ -374,6 +427,9 @@ public final class Spool {
     List<Envelope> result = new ArrayList<>(entries.size());
     for (Path entry : entries) {
       String name = entry.getFileName().toString();
+      if (hidden(name)) {
+        continue; // being received, or parked: not mail
+      }
       try {
         result.add(load(entry, name));
       } catch (NoSuchFileException e) {
@@ -490,7 +546,7 @@ public final class Spool {
   public void remove(String id) throws IOException {
     writable();
     Path entry = queue.resolve(QueueIds.check(id));
-    Path doomed = tmp.resolve(id + ".removed-" + ids.random(6));
+    Path doomed = queue.resolve(FREE + ids.random(12));
     try {
       ops.move(entry, doomed);
     } catch (NoSuchFileException e) {
@@ -677,7 +733,7 @@ public final class Spool {
     }
   }
 
-  /** A message being received: tmp/&lt;id&gt;/message.eml, written through the FileOps seam. */
+  /** A message being received into a hidden entry of queue/, written through the FileOps seam. */
   private final class Temp implements Incoming {
     private final String id;
     private final Path entry;
@@ -724,11 +780,14 @@ public final class Spool {
         Envelope e = new Envelope(Envelope.FORMAT_VERSION, id, sender, recipients, client, helo == null ? "" : helo,
             Instant.now(), raw.count, 0, null, null);
         writeDurably(entry.resolve(ENVELOPE), EnvelopeJson.encode(e), reused);
-        ops.forceDir(entry);
+        if (!reused) {
+          // a new directory's two names must be on disk before it is named as committed; a reused one
+          // already holds these names, and a rename inside queue/ leaves its '..' as it was
+          ops.forceDir(entry);
+        }
         ops.move(entry, visible);
         moved = true;
         ops.forceDir(queue);
-        ops.forceDir(tmp);
         committed = true;
         size.incrementAndGet();
         return e;

@@ -117,9 +117,13 @@ class SmtpListenerTest {
     return s.substring(m.end());
   }
 
-  private List<Path> entries(String sub) throws IOException {
-    try (Stream<Path> s = Files.list(dir.resolve(sub))) {
-      return s.toList();
+  /** Committed entries ("queue"), or entries being received into new directories ("receiving"). */
+  private List<Path> entries(String which) throws IOException {
+    try (Stream<Path> s = Files.list(dir.resolve("queue"))) {
+      return s.filter(p -> {
+        String name = p.getFileName().toString();
+        return which.equals("receiving") ? name.startsWith(".new-") : !name.startsWith(".");
+      }).toList();
     }
   }
 
@@ -209,7 +213,7 @@ class SmtpListenerTest {
       assertThat(queued).extracting(Envelope::id).containsExactly(id);
     }
     assertThat(entries("queue")).hasSize(1);
-    await().atMost(5, TimeUnit.SECONDS).until(() -> entries("tmp").isEmpty());
+    await().atMost(5, TimeUnit.SECONDS).until(() -> entries("receiving").isEmpty());
   }
 
   @Test
@@ -318,7 +322,7 @@ class SmtpListenerTest {
         d.raw(("Subject: " + step + "\r\n\r\nbody\r\nMAIL FROM:<tail@example.com>\r\n.\r\n").getBytes(ISO_8859_1));
         assertThat(d.expect("451")).as(step).isEqualTo("451 4.3.0 Failed to queue message, try again later");
         assertThat(entries("queue")).as(step).isEmpty();
-        assertThat(entries("tmp")).as(step).isEmpty();
+        assertThat(entries("receiving")).as(step).isEmpty();
       }
       ops.failOn(null);
       d.begin("a@example.com", "a@example.com");
@@ -348,7 +352,7 @@ class SmtpListenerTest {
 
   private long tempBytes() throws IOException {
     long total = 0;
-    for (Path entry : entries("tmp")) {
+    for (Path entry : entries("receiving")) {
       Path m = entry.resolve("message.eml");
       if (Files.exists(m)) {
         total += Files.size(m);
@@ -363,11 +367,11 @@ class SmtpListenerTest {
     try (SmtpDialog d = session()) {
       d.begin("a@example.com", "a@example.com");
       d.raw("Subject: cut\r\n\r\npartial".getBytes(ISO_8859_1));
-      await().atMost(5, TimeUnit.SECONDS).until(() -> !entries("tmp").isEmpty());
+      await().atMost(5, TimeUnit.SECONDS).until(() -> !entries("receiving").isEmpty());
       long t0 = System.nanoTime();
       listener.close();
       assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(SmtpListener.STOP_TIMEOUT);
-      await().atMost(5, TimeUnit.SECONDS).until(() -> entries("tmp").isEmpty());
+      await().atMost(5, TimeUnit.SECONDS).until(() -> entries("receiving").isEmpty());
       assertThat(entries("queue")).isEmpty();
     }
   }
