@@ -52,7 +52,11 @@ import org.slf4j.LoggerFactory;
  * 250 (else, after a crash, ext4 without a journal can show the entry under both names, and cleaning the
  * other name would empty a committed message). With every rename inside queue/, one fsync of queue/ makes
  * the commit durable, and a recycled entry keeps its names and its '..', so its directory needs none:
- * three fsyncs a message instead of six.
+ * three fsyncs a message instead of six. Commits and removals that happen at about the same time share
+ * that fsync of queue/ ({@link GroupSync}). Measured with the Postfix comparison (16 sessions, two runs
+ * each): delivering while receiving, 1096-1293 messages a second end to end instead of 889-1049 with
+ * tmp/ and free/; with delivery held (no entry to recycle, each message a new directory in queue/),
+ * 1147-1198 accepted a second instead of 1371-1530.
  *
  * <p>Recycling: a delivered entry is not deleted but emptied (both files truncated to 0 bytes) and parked
  * as queue/.free-&lt;n&gt;, and the next message is received into it (files reopened with O_TRUNC, so nothing
@@ -85,6 +89,8 @@ public final class Spool {
   private final ConcurrentLinkedDeque<Path> recycled = new ConcurrentLinkedDeque<>();
   private final AtomicInteger recycledCount = new AtomicInteger();
   private final FileOps ops;
+  /** Renames into and out of queue/ by concurrent sessions and deliveries share its fsyncs. */
+  private final GroupSync queueSync;
   private final boolean readOnly;
   private final QueueIds ids = new QueueIds();
   private final AtomicInteger size = new AtomicInteger();
@@ -102,6 +108,7 @@ public final class Spool {
     this.dead = dir.resolve("dead");
     this.control = dir.resolve("control");
     this.ops = ops;
+    this.queueSync = new GroupSync(queue, ops);
   }
 
   public static Spool open(Path dir) throws IOException {
@@ -553,7 +560,7 @@ public final class Spool {
       return; // already removed
     }
     size.decrementAndGet();
-    ops.forceDir(queue);
+    queueSync.await(queueSync.ticket());
     recycle(doomed);
   }
 
@@ -787,7 +794,7 @@ public final class Spool {
         }
         ops.move(entry, visible);
         moved = true;
-        ops.forceDir(queue);
+        queueSync.await(queueSync.ticket());
         committed = true;
         size.incrementAndGet();
         return e;
