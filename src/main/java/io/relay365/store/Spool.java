@@ -55,8 +55,8 @@ import org.slf4j.LoggerFactory;
  * three fsyncs a message instead of six. Commits and removals that happen at about the same time share
  * that fsync of queue/ ({@link GroupSync}). Measured with the Postfix comparison (16 sessions, two runs
  * each): delivering while receiving, 1096-1293 messages a second end to end instead of 889-1049 with
- * tmp/ and free/; with delivery held (no entry to recycle, each message a new directory in queue/),
- * 1147-1198 accepted a second instead of 1371-1530.
+ * tmp/ and free/; with delivery held (no entry to recycle, each message a new directory in queue/), six
+ * runs each, 1061-1456 accepted a second against 1012-2200, too noisy to call (README, Performance).
  *
  * <p>Recycling: a delivered entry is not deleted but emptied (both files truncated to 0 bytes) and parked
  * as queue/.free-&lt;n&gt;, and the next message is received into it (files reopened with O_TRUNC, so nothing
