@@ -594,8 +594,13 @@ public final class QueueRunner {
       spool.quarantine(id, "could not be read for delivery: " + cause);
       return "quarantined";
     }).onComplete(ar -> {
-      log.warn("spool entry id={} unreadable during delivery ({}): {}", id, cause.toString(),
-          ar.succeeded() ? ar.result() : ar.cause().toString());
+      if (ar.succeeded() && ar.result().equals("gone")) {
+        // delivered or deleted meanwhile: a listing made just before (queue retry --all) named it again
+        log.debug("spool entry id={} is gone: nothing to deliver", id);
+      } else {
+        log.warn("spool entry id={} unreadable during delivery ({}): {}", id, cause.toString(),
+            ar.succeeded() ? ar.result() : ar.cause().toString());
+      }
       pump();
     });
   }

@@ -88,6 +88,8 @@ public final class Spool {
   private final Path control;
   private final ConcurrentLinkedDeque<Path> recycled = new ConcurrentLinkedDeque<>();
   private final AtomicInteger recycledCount = new AtomicInteger();
+  /** This process's user as the spool's files show it (unix:uid), or null where they do not say. */
+  private Object owner;
   private final FileOps ops;
   /** Renames into and out of queue/ by concurrent sessions and deliveries share its fsyncs. */
   private final GroupSync queueSync;
@@ -151,6 +153,7 @@ public final class Spool {
       try (FileChannel ch = ops.create(probe)) {
         ops.force(ch);
         uid = ownerOf(probe);
+        owner = uid;
       } finally {
         Files.deleteIfExists(probe);
       }
@@ -252,19 +255,25 @@ public final class Spool {
         log.warn("Leaving {} alone: it is a second name of another entry (run fsck)", p);
         continue;
       }
-      String why = recycledCount.get() >= FREE_ENTRIES ? "enough entries are parked" : unusable(p, uid);
-      if (why == null) {
-        park(p);
-      } else {
+      String why = unusable(p, uid);
+      if (why == null && !park(p)) {
+        why = "enough entries are parked";
+      }
+      if (why != null) {
         log.warn("Deleting {} instead of reusing it: {}", p, why);
         deleteQuietly(p);
       }
     }
   }
 
-  private void park(Path entry) {
+  /** Parks the entry for {@link #reuse}; false (nothing parked) if {@link #FREE_ENTRIES} already are. */
+  private boolean park(Path entry) {
+    if (recycledCount.incrementAndGet() > FREE_ENTRIES) { // a reservation: concurrent removals race here
+      recycledCount.decrementAndGet();
+      return false;
+    }
     recycled.addLast(entry);
-    recycledCount.incrementAndGet();
+    return true;
   }
 
   /** The file's owner (unix:uid), or null where the filesystem does not say. */
@@ -287,13 +296,23 @@ public final class Spool {
 
   /**
    * Why this entry must not be written over, or null if it holds exactly message.eml and envelope.json:
-   * regular files (not symlinks) with one name each (no hard link to anything else), owned by {@code owner}
-   * (this process's user; null: not checked), in a real directory.
+   * regular files (not symlinks) with one name each (no hard link to anything else), in a real directory
+   * that nobody else may write to, all owned by {@code owner} (this process's user; null: not checked).
    */
   private static String unusable(Path entry, Object owner) {
     try {
       if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
         return "not a directory";
+      }
+      if (owner != null && !owner.equals(Files.getAttribute(entry, "unix:uid", LinkOption.NOFOLLOW_LINKS))) {
+        return "the directory belongs to another user";
+      }
+      if (owner != null) {
+        // the next message would be committed in it: nobody else may add or swap its files
+        Set<PosixFilePermission> mode = Files.getPosixFilePermissions(entry, LinkOption.NOFOLLOW_LINKS);
+        if (mode.contains(PosixFilePermission.GROUP_WRITE) || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
+          return "the directory is writable by others";
+        }
       }
       int own = 0;
       try (DirectoryStream<Path> ds = Files.newDirectoryStream(entry)) {
@@ -317,6 +336,15 @@ public final class Spool {
       return own == 2 ? null : "a file is missing";
     } catch (IOException | RuntimeException e) {
       return "unreadable: " + e;
+    }
+  }
+
+  /** A new entry's directory, rwx------ (never group- or world-writable whatever the umask). */
+  private static void createEntryDir(Path entry) throws IOException {
+    try {
+      Files.createDirectory(entry, PosixFilePermissions.asFileAttribute(PRIVATE));
+    } catch (UnsupportedOperationException e) {
+      Files.createDirectory(entry);
     }
   }
 
@@ -359,7 +387,7 @@ public final class Spool {
       }
       Path entry = queue.resolve(NEW + id);
       try {
-        Files.createDirectory(entry);
+        createEntryDir(entry);
       } catch (FileAlreadyExistsException e) {
         if (attempt < 5) {
           continue;
@@ -401,7 +429,7 @@ public final class Spool {
    */
   private void recycle(Path doomed) {
     try {
-      if (recycledCount.get() >= FREE_ENTRIES || unusable(doomed, null) != null) {
+      if (recycledCount.get() >= FREE_ENTRIES || unusable(doomed, owner) != null) {
         deleteTree(doomed);
         return;
       }
@@ -412,7 +440,9 @@ public final class Spool {
           ch.truncate(0);
         }
       }
-      park(doomed);
+      if (!park(doomed)) {
+        deleteTree(doomed);
+      }
     } catch (IOException | RuntimeException e) {
       log.debug("cannot recycle {}: {}", doomed, e.toString());
       deleteQuietly(doomed);
@@ -437,17 +467,20 @@ public final class Spool {
       if (hidden(name)) {
         continue; // being received, or parked: not mail
       }
+      String problem;
       try {
         result.add(load(entry, name));
+        continue;
       } catch (NoSuchFileException e) {
-        if (Files.exists(entry, LinkOption.NOFOLLOW_LINKS)) {
-          quarantine(entry, "missing file: " + e.getFile());
-        }
-        // else: removed concurrently (delivered): not corrupt
+        problem = "missing file: " + e.getFile();
       } catch (IllegalArgumentException e) {
-        quarantine(entry, e.getMessage());
+        problem = e.getMessage();
       } catch (IOException e) {
-        quarantine(entry, "unreadable: " + e);
+        problem = "unreadable: " + e;
+      }
+      // An entry delivered (renamed away) while this listing read it is gone, not corrupt.
+      if (Files.exists(entry, LinkOption.NOFOLLOW_LINKS)) {
+        quarantine(entry, problem);
       }
     }
     result.sort(Comparator.comparing(Envelope::arrived).thenComparing(Envelope::id));
@@ -495,7 +528,12 @@ public final class Spool {
       if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
         target = corrupt.resolve(name + "-" + ids.random(6));
       }
-      ops.move(entry, target);
+      try {
+        ops.move(entry, target);
+      } catch (NoSuchFileException gone) {
+        log.debug("{} was removed before it could be quarantined ({})", entry, reason);
+        return;
+      }
       size.decrementAndGet();
       Path reasonFile = Files.isDirectory(target, LinkOption.NOFOLLOW_LINKS)
           ? target.resolve(REASON)

@@ -4,6 +4,10 @@ import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.file.Files;
@@ -18,9 +22,12 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.LoggerFactory;
 
 class SpoolTest {
   @TempDir Path dir;
@@ -596,4 +603,89 @@ class SpoolTest {
       assertThat(e.size()).isEqualTo(20L * chunk.length);
     }
   }
+
+  /** What the queue tool, /metrics and /status do while deliveries remove entries. */
+  @Test
+  void aListingThatRacesWithDeliveriesQuarantinesNothingAndLogsNothing() throws Exception {
+    Spool spool = Spool.open(dir);
+    Logger logger = (Logger) LoggerFactory.getLogger(Spool.class);
+    ListAppender<ILoggingEvent> logs = new ListAppender<>();
+    logs.start();
+    logger.addAppender(logs);
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      AtomicBoolean done = new AtomicBoolean();
+      Future<Integer> lister = pool.submit(() -> {
+        int listings = 0;
+        while (!done.get()) {
+          spool.queued();
+          listings++;
+        }
+        return listings;
+      });
+      Future<?> deliveries = pool.submit(() -> {
+        for (int i = 0; i < 400; i++) {
+          List<Envelope> batch = new ArrayList<>();
+          for (int j = 0; j < 5; j++) {
+            batch.add(put(spool, MESSAGE, "s@example.com", "a@example.com"));
+          }
+          for (Envelope e : batch) {
+            spool.remove(e.id());
+          }
+        }
+        done.set(true);
+        return null;
+      });
+      deliveries.get(60, TimeUnit.SECONDS);
+      assertThat(lister.get(60, TimeUnit.SECONDS)).isPositive();
+    } finally {
+      pool.shutdownNow();
+      logger.detachAppender(logs);
+    }
+    assertThat(list(dir.resolve("corrupt"))).isEmpty();
+    assertThat(logs.list).as("nothing was corrupt").noneMatch(ev -> ev.getLevel().isGreaterOrEqual(Level.WARN));
+    assertThat(spool.queued()).isEmpty();
+    assertThat(spool.size()).isZero();
+  }
+
+  @Test
+  void concurrentDeliveriesNeverParkMoreThanTheLimit() throws Exception {
+    Spool spool = Spool.open(dir);
+    List<Envelope> queued = new ArrayList<>();
+    for (int i = 0; i < Spool.FREE_ENTRIES + 64; i++) {
+      queued.add(put(spool, MESSAGE, "s@example.com", "a@example.com"));
+    }
+    ExecutorService pool = Executors.newFixedThreadPool(8);
+    try {
+      List<Future<?>> removals = new ArrayList<>();
+      for (Envelope e : queued) {
+        removals.add(pool.submit(() -> {
+          spool.remove(e.id());
+          return null;
+        }));
+      }
+      for (Future<?> f : removals) {
+        f.get(60, TimeUnit.SECONDS);
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(parked()).hasSize(Spool.FREE_ENTRIES);
+  }
+
+  @Test
+  void aParkedDirectoryOthersMayWriteToIsNotReused() throws IOException {
+    Spool spool = Spool.open(dir);
+    spool.remove(put(spool, MESSAGE, "s@example.com", "a@example.com").id());
+    Path parked = parked().get(0);
+    assertThat(Files.getPosixFilePermissions(parked)).isEqualTo(PosixFilePermissions.fromString("rwx------"));
+    Files.setPosixFilePermissions(parked, PosixFilePermissions.fromString("rwxrwxrwx"));
+
+    Spool again = Spool.open(dir);
+    assertThat(parked).doesNotExist();
+    Envelope next = put(again, MESSAGE, "s@example.com", "b@example.com");
+    assertThat(Files.getPosixFilePermissions(again.messageFile(next.id()).getParent()))
+        .isEqualTo(PosixFilePermissions.fromString("rwx------"));
+  }
 }
+
