@@ -149,11 +149,9 @@ public final class Spool {
       }
       // Root ignores permission bits, so check by doing: create, force and remove a file.
       Path probe = queue.resolve(PROBE + ids.random(8));
-      Object uid;
       try (FileChannel ch = ops.create(probe)) {
         ops.force(ch);
-        uid = ownerOf(probe);
-        owner = uid;
+        owner = ownerOf(probe);
       } finally {
         Files.deleteIfExists(probe);
       }
@@ -174,7 +172,7 @@ public final class Spool {
           }
         }
       }
-      adoptParkedEntries(parked, named, uid);
+      adoptParkedEntries(parked, named);
       size.set(committed);
     } catch (IOException e) {
       throw new IOException("Spool directory " + dir + " is not usable (must be a writable directory): " + e, e);
@@ -247,7 +245,7 @@ public final class Spool {
    * {@link #removeLeftover}); anything else unusable is deleted (symlinks as links, never followed): a
    * reused file is written over, so a stray name must never lead to someone else's bytes.
    */
-  private void adoptParkedEntries(List<Path> parked, Set<Object> named, Object uid) throws IOException {
+  private void adoptParkedEntries(List<Path> parked, Set<Object> named) throws IOException {
     Set<Object> adopted = new HashSet<>();
     for (Path p : parked) {
       Object ino = inode(p);
@@ -255,7 +253,7 @@ public final class Spool {
         log.warn("Leaving {} alone: it is a second name of another entry (run fsck)", p);
         continue;
       }
-      String why = unusable(p, uid);
+      String why = unusable(p, owner);
       if (why == null && !park(p)) {
         why = "enough entries are parked";
       }
@@ -304,10 +302,10 @@ public final class Spool {
       if (!Files.isDirectory(entry, LinkOption.NOFOLLOW_LINKS)) {
         return "not a directory";
       }
-      if (owner != null && !owner.equals(Files.getAttribute(entry, "unix:uid", LinkOption.NOFOLLOW_LINKS))) {
-        return "the directory belongs to another user";
-      }
       if (owner != null) {
+        if (!owner.equals(Files.getAttribute(entry, "unix:uid", LinkOption.NOFOLLOW_LINKS))) {
+          return "the directory belongs to another user";
+        }
         // the next message would be committed in it: nobody else may add or swap its files
         Set<PosixFilePermission> mode = Files.getPosixFilePermissions(entry, LinkOption.NOFOLLOW_LINKS);
         if (mode.contains(PosixFilePermission.GROUP_WRITE) || mode.contains(PosixFilePermission.OTHERS_WRITE)) {
@@ -339,7 +337,7 @@ public final class Spool {
     }
   }
 
-  /** A new entry's directory, rwx------ (never group- or world-writable whatever the umask). */
+  /** A new directory, rwx------ at most (the umask may narrow it); fails if the name exists. */
   private static void createEntryDir(Path entry) throws IOException {
     try {
       Files.createDirectory(entry, PosixFilePermissions.asFileAttribute(PRIVATE));
@@ -353,9 +351,7 @@ public final class Spool {
       return;
     }
     try {
-      Files.createDirectory(d, PosixFilePermissions.asFileAttribute(PRIVATE));
-    } catch (UnsupportedOperationException e) {
-      Files.createDirectory(d);
+      createEntryDir(d);
     } catch (FileAlreadyExistsException e) {
       if (!Files.isDirectory(d)) {
         throw new IOException(d + " exists and is not a directory", e);
